@@ -1,0 +1,1 @@
+"""Datasets: folder scanning and pairing, dataset settings, training samples."""

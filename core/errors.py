@@ -1,0 +1,43 @@
+"""Typed errors. Every message says what went wrong, with which file, and what to do about it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SegLabError(Exception):
+    """Base class: a problem the user can act on. `path` names the file concerned, when there is one."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else None
+        self.reason = message
+        super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+
+class ImageReadError(SegLabError):
+    """An image file is missing, unreadable, truncated or not an image."""
+
+
+class MaskFormatError(SegLabError):
+    """A mask file cannot be decoded into class indices, or does not match its image."""
+
+
+class DatasetError(SegLabError):
+    """A folder cannot be used as a dataset (empty, nothing labeled, bad settings file)."""
+
+
+class ModelFileError(SegLabError):
+    """A model file is corrupt, foreign, or unsafe to read (a pickle)."""
+
+
+class TrainingError(SegLabError):
+    """Training cannot start or continue (bad settings, out of memory, unusable device)."""
+
+
+class ConfigError(SegLabError):
+    """A setting or argument has a value that cannot be used."""
+
+
+def unknown_name_error(kind: str, name: str, valid: list[str]) -> ConfigError:
+    """The error for a registry miss: names the bad value and lists the valid ones."""
+    return ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(valid))}")

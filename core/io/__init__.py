@@ -1,0 +1,1 @@
+"""Reading and writing user files: micrographs, masks, polygons. All writes are atomic."""

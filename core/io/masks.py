@@ -1,0 +1,233 @@
+"""Index masks: decode what people store (index, 0/255 binary, paletted, label TIFF, colour masks,
+one channel of an RGBA file) into class indices, and write paletted PNG / label TIFF atomically.
+
+An index mask is a (H, W) uint8 array (uint16 past 255 classes) whose values are class indices;
+IGNORE_INDEX (255) marks unlabeled pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+from core.classes import IGNORE_INDEX, ClassTable
+from core.errors import ConfigError, MaskFormatError
+from core.io.atomic import write_atomic
+from core.io.images import TIFF_EXTENSIONS
+
+MASK_MODES = ("auto", "index", "binary", "colour")
+MAX_PNG_CLASSES = 255
+
+
+def ignore_index_for(class_count: int) -> int:
+    """The unlabeled value: 255 in 8-bit masks, 65535 in 16-bit label masks (more than 255 classes)."""
+    return IGNORE_INDEX if class_count <= MAX_PNG_CLASSES else 65535
+
+
+@dataclass(frozen=True)
+class MaskEncoding:
+    """How raw mask pixels become class indices; saved in the dataset settings so the user sets it once.
+
+    mode: auto (detect per file), index (values are classes), binary (value > threshold is class 1),
+          colour (RGB colours of the class table).
+    channel: use only this channel of a multi-channel mask (0 = red), e.g. BBBC039's red channel.
+    value_map: raw value -> class, applied in index mode (e.g. {0: 1, 255: 0} to swap ISBI's polarity).
+    """
+
+    mode: str = "auto"
+    channel: int | None = None
+    threshold: int = 0
+    value_map: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self):
+        if self.mode not in MASK_MODES:
+            raise ConfigError(f"unknown mask mode {self.mode!r}; choose one of: {', '.join(MASK_MODES)}")
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "channel": self.channel,
+            "threshold": self.threshold,
+            "value_map": {str(k): v for k, v in self.value_map},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> MaskEncoding:
+        data = data or {}
+        try:
+            value_map = tuple(sorted((int(k), int(v)) for k, v in (data.get("value_map") or {}).items()))
+            channel = data.get("channel")
+            return cls(
+                mode=str(data.get("mode", "auto")),
+                channel=None if channel is None else int(channel),
+                threshold=int(data.get("threshold", 0)),
+                value_map=value_map,
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"mask encoding {data!r} is not valid: {exc}") from None
+
+    def describe(self) -> str:
+        where = "" if self.channel is None else f" of channel {'RGBA'[self.channel] if self.channel < 4 else self.channel}"
+        if self.mode == "binary":
+            return f"binary: value{where} > {self.threshold} is class 1"
+        if self.mode == "index":
+            return f"index values{where}" + (f", mapped {dict(self.value_map)}" if self.value_map else "")
+        return "colours of the class table" if self.mode == "colour" else "detected per file"
+
+
+def read_raw_mask(path: str | Path) -> np.ndarray:
+    """The stored pixel values, untouched: palette indices stay indices, colour stays colour."""
+    path = Path(path)
+    if not path.is_file():
+        raise MaskFormatError("mask file not found", path)
+    try:
+        if path.suffix.lower() in TIFF_EXTENSIONS:
+            data = tifffile.imread(path)
+            while data.ndim > 3 or (data.ndim == 3 and data.shape[0] == 1):
+                data = data[0]
+            return np.asarray(data)
+        with Image.open(path) as pil:
+            pil.load()
+            if pil.mode == "1":
+                pil = pil.convert("L")
+            return np.asarray(pil)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, tifffile.TiffFileError) as exc:
+        raise MaskFormatError(f"not a readable mask image (corrupt, truncated or not an image): {exc}", path) from None
+
+
+def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classes: ClassTable | None = None,
+                path: str | Path | None = None) -> np.ndarray:
+    """Raw mask pixels -> (H, W) index mask, as the encoding says."""
+    data = raw
+    if encoding.channel is not None:
+        if data.ndim != 3 or encoding.channel >= data.shape[2]:
+            raise MaskFormatError(f"the mask has no channel {encoding.channel} (shape {raw.shape})", path)
+        data = data[:, :, encoding.channel]
+    if data.ndim == 3:
+        data = data[:, :, :3]
+        if _channels_equal(data):
+            data = data[:, :, 0]
+        elif encoding.mode in ("auto", "index") and _single_nonzero_channel(data) is not None:
+            data = data[:, :, _single_nonzero_channel(data)]
+        else:
+            if encoding.mode not in ("auto", "colour"):
+                raise MaskFormatError(f"a colour mask cannot be read in {encoding.mode} mode; choose colour mode "
+                                      "or a single channel", path)
+            return _decode_colours(data, classes, path)
+    if data.dtype.kind == "f":
+        if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
+            raise MaskFormatError("a float mask must hold whole class numbers", path)
+    if data.dtype.kind in "iuf" and data.size and (data.min() < 0 or data.max() > 65535):
+        raise MaskFormatError(f"mask values {data.min()}..{data.max()} are outside 0..65535", path)
+    mode = encoding.mode
+    if mode == "colour":
+        raise MaskFormatError("colour mode needs an RGB mask; this one has a single channel", path)
+    if mode == "auto":
+        mode = "binary" if _looks_binary(data) else "index"
+        threshold = 127
+    else:
+        threshold = encoding.threshold
+    if mode == "binary":
+        return (data > threshold).astype(np.uint8)
+    out = data.astype(np.uint16 if data.max(initial=0) > 255 else np.uint8, copy=False)
+    if encoding.value_map:
+        out = _apply_value_map(out, encoding.value_map)
+    return np.ascontiguousarray(out)
+
+
+def read_mask(path: str | Path, encoding: MaskEncoding = MaskEncoding(),
+              classes: ClassTable | None = None) -> np.ndarray:
+    """Read and decode a mask file into an index mask."""
+    return decode_mask(read_raw_mask(path), encoding, classes, path)
+
+
+def out_of_range_values(mask: np.ndarray, class_count: int) -> list[int]:
+    """Values that are neither a class index nor the ignore value."""
+    values = np.unique(mask)
+    ignore = ignore_index_for(class_count)
+    return [int(v) for v in values if v >= class_count and v != ignore]
+
+
+def _channels_equal(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]))
+
+
+def _single_nonzero_channel(rgb: np.ndarray) -> int | None:
+    nonzero = [c for c in range(3) if rgb[:, :, c].any()]
+    return nonzero[0] if len(nonzero) == 1 else None
+
+
+def _looks_binary(gray: np.ndarray) -> bool:
+    """Only 0 and 255 (or 0 and the dtype's max): a 0/255 binary mask, not class indices."""
+    top = 255 if gray.dtype == np.uint8 else (65535 if gray.dtype == np.uint16 else None)
+    if top is None:
+        return False
+    present = np.flatnonzero(np.bincount(gray.ravel(), minlength=top + 1))
+    return top in present and set(present.tolist()) <= {0, top}
+
+
+def _apply_value_map(mask: np.ndarray, value_map: tuple[tuple[int, int], ...]) -> np.ndarray:
+    size = max(int(mask.max(initial=0)), max(k for k, _ in value_map)) + 1
+    top = max(size - 1, max(v for _, v in value_map))
+    lut = np.arange(size, dtype=np.uint16 if top > 255 else np.uint8)
+    for raw_value, class_index in value_map:
+        lut[raw_value] = class_index
+    return lut[mask]
+
+
+def _decode_colours(rgb: np.ndarray, classes: ClassTable | None, path) -> np.ndarray:
+    if classes is None:
+        raise MaskFormatError("a colour mask needs a class table to map colours to classes", path)
+    keys = (rgb[:, :, 0].astype(np.uint32) << 16) | (rgb[:, :, 1].astype(np.uint32) << 8) | rgb[:, :, 2]
+    table = classes.colours_array().astype(np.uint32)
+    table_keys = (table[:, 0] << 16) | (table[:, 1] << 8) | table[:, 2]
+    order = np.argsort(table_keys)
+    sorted_keys = table_keys[order]
+    position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    known = sorted_keys[position] == keys
+    if not known.all():
+        unknown = np.unique(keys[~known])[:5]
+        shown = ", ".join("#{:06X}".format(int(k)) for k in unknown)
+        raise MaskFormatError(f"colours not in the class table: {shown}; add them as classes or pick a "
+                              "single-channel encoding", path)
+    dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16
+    return order[position].astype(dtype)
+
+
+# writing ---------------------------------------------------------------------------------------
+
+def mask_suffix(class_count: int) -> str:
+    """.png for up to 255 classes, .tif (16-bit labels) beyond."""
+    return ".png" if class_count <= MAX_PNG_CLASSES else ".tif"
+
+
+def write_mask(path: str | Path, mask: np.ndarray, classes: ClassTable) -> Path:
+    """Write an index mask atomically: paletted PNG (palette = class colours) or 16-bit label TIFF."""
+    path = Path(path)
+    if mask.ndim != 2:
+        raise MaskFormatError(f"an index mask must be 2-D, got shape {mask.shape}", path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        if len(classes) > MAX_PNG_CLASSES or mask.max(initial=0) > 255:
+            raise MaskFormatError(f"{len(classes)} classes do not fit an 8-bit PNG; save as .tif", path)
+        image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), np.ascontiguousarray(mask, np.uint8).tobytes())
+        image.putpalette(_palette_bytes(classes))
+        write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
+    elif suffix in TIFF_EXTENSIONS:
+        dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16
+        data = np.ascontiguousarray(mask, dtype)
+        write_atomic(path, lambda tmp: tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib"))
+    else:
+        raise MaskFormatError("masks are saved as .png or .tif", path)
+    return path
+
+
+def _palette_bytes(classes: ClassTable) -> bytes:
+    palette = np.full((256, 3), 128, dtype=np.uint8)
+    palette[: len(classes)] = classes.colours_array()
+    palette[IGNORE_INDEX] = (255, 255, 255)
+    return palette.tobytes()

@@ -1,0 +1,1 @@
+"""Models: registry by name, the seed articles' own networks, model files (safetensors + JSON metadata)."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real datasets live, and small synthetic data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the checkout (or above it, or $SEGLAB_TEST_DATA)."""
+    candidates = [Path(os.environ["SEGLAB_TEST_DATA"])] if os.environ.get("SEGLAB_TEST_DATA") else []
+    candidates += [parent / "shared" / "data" for parent in REPO.parents]
+    candidates.append(Path("/work/shared/data"))
+    for candidate in candidates:
+        if (candidate / "isbi2012").is_dir() and (candidate / "bbbc039").is_dir():
+            return candidate
+    raise RuntimeError("the shared datasets (shared/data/isbi2012, bbbc039) were not found; set SEGLAB_TEST_DATA")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def isbi_dir(data_dir) -> Path:
+    return data_dir / "isbi2012"
+
+
+@pytest.fixture(scope="session")
+def bbbc_dir(data_dir) -> Path:
+    return data_dir / "bbbc039"
