@@ -23,7 +23,8 @@ _PERCENTILE_SAMPLES = 1_000_000
 
 
 def is_image_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    suffix = path.suffix if isinstance(path, Path) else Path(path).suffix  # no new Path: scans call this a lot
+    return suffix.lower() in IMAGE_EXTENSIONS
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -239,3 +240,15 @@ class Normalisation:
             np.subtract(planes[:, :, c], np.float32(lo), out=out[c], dtype=np.float32)
             out[c] *= np.float32(1.0 / (hi - lo))
         return out
+
+
+def display_view(image: np.ndarray, levels: np.ndarray, channel: int | None = None) -> np.ndarray:
+    """The uint8 picture of an image: one channel in gray, or gray/RGB as stored (first three channels of
+    a multi-channel image)."""
+    if channel is not None and image.ndim == 3:
+        return to_display(image[:, :, channel], levels[channel: channel + 1])
+    if image.ndim == 3 and image.shape[2] == 2:
+        return to_display(image[:, :, 0], levels[:1])
+    if image.ndim == 3 and image.shape[2] > 3:
+        return to_display(image[:, :, :3], levels[:3])
+    return to_display(image, levels)

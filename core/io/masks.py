@@ -107,12 +107,14 @@ def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classe
         if data.ndim != 3 or encoding.channel >= data.shape[2]:
             raise MaskFormatError(f"the mask has no channel {encoding.channel} (shape {raw.shape})", path)
         data = data[:, :, encoding.channel]
+    if data.ndim == 3 and data.shape[2] == 2:  # gray + alpha
+        data = data[:, :, 0]
     if data.ndim == 3:
         data = data[:, :, :3]
         if _channels_equal(data):
             data = data[:, :, 0]
-        elif encoding.mode in ("auto", "index") and _single_nonzero_channel(data) is not None:
-            data = data[:, :, _single_nonzero_channel(data)]
+        elif encoding.mode in ("auto", "index") and single_nonzero_channel(data) is not None:
+            data = data[:, :, single_nonzero_channel(data)]
         else:
             if encoding.mode not in ("auto", "colour"):
                 raise MaskFormatError(f"a colour mask cannot be read in {encoding.mode} mode; choose colour mode "
@@ -156,7 +158,8 @@ def _channels_equal(rgb: np.ndarray) -> bool:
     return bool(np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]))
 
 
-def _single_nonzero_channel(rgb: np.ndarray) -> int | None:
+def single_nonzero_channel(rgb: np.ndarray) -> int | None:
+    """The only channel of an RGB mask that holds values (e.g. BBBC039's red), or None."""
     nonzero = [c for c in range(3) if rgb[:, :, c].any()]
     return nonzero[0] if len(nonzero) == 1 else None
 
@@ -191,7 +194,7 @@ def _decode_colours(rgb: np.ndarray, classes: ClassTable | None, path) -> np.nda
     known = sorted_keys[position] == keys
     if not known.all():
         unknown = np.unique(keys[~known])[:5]
-        shown = ", ".join("#{:06X}".format(int(k)) for k in unknown)
+        shown = ", ".join(f"#{int(k):06X}" for k in unknown)
         raise MaskFormatError(f"colours not in the class table: {shown}; add them as classes or pick a "
                               "single-channel encoding", path)
     dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16

@@ -1,0 +1,99 @@
+"""The headless commands. Each prints progress lines and returns an exit code (see core.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.cli import EXIT_OK, EXIT_PARTIAL
+from core.cli.arguments import train_config
+from core.errors import ConfigError
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def train(args: argparse.Namespace) -> int:
+    from core.training.loop import Trainer
+    from core.training.reports import EpochReport, TrainingFinished, TrainingStarted
+
+    trainer = Trainer(train_config(args))
+    try:
+        for report in trainer.run():
+            if isinstance(report, TrainingStarted):
+                print(f"device: {report.device}" + (f" - note: {report.device_note}" if report.device_note else ""))
+                print(f"data: {len(report.train_images)} training and {len(report.val_images)} validation images, "
+                      f"classes: {', '.join(report.class_names)}")
+                print(f"model: {report.parameters / 1e6:.1f} M parameters, {report.weights_note}")
+                for problem in report.skipped:
+                    print(f"skipped: {problem}", file=sys.stderr)
+            elif isinstance(report, EpochReport):
+                print(f"epoch {report.epoch}/{report.epochs}  train loss {report.train_loss:.4f}  "
+                      f"val loss {_number(report.val_loss, 4)}  val mIoU {_number(report.mean_iou)}  "
+                      f"{report.images_per_s:.1f} patches/s  {_duration(report.seconds)}  "
+                      f"left {_duration(report.eta_s)}" + ("  (best)" if report.is_best else ""), flush=True)
+            elif isinstance(report, TrainingFinished):
+                print(report.describe())
+                return EXIT_OK if report.model_path else EXIT_PARTIAL
+    except KeyboardInterrupt:
+        print(f"interrupted; resume with the same command and --resume "
+              f"(checkpoint: {trainer.config.checkpoint_path})", file=sys.stderr)
+        raise
+    return EXIT_OK
+
+
+def _predict_options(args: argparse.Namespace):
+    from core.device import select_device
+    from core.inference import PredictOptions
+
+    device = select_device(args.device)
+    return PredictOptions(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, tta=args.tta,
+                          device=device.torch_device, backend=args.backend)
+
+
+def _print_progress(done: int, total: int, eta: float) -> None:
+    print(f"\r{done}/{total} images, {_duration(eta)} left   ", end="", file=sys.stderr, flush=True)
+
+
+def _report_failures(failures) -> int:
+    for path, message in failures:
+        print(f"could not process {path}: {message}", file=sys.stderr)
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def predict(args: argparse.Namespace) -> int:
+    from core.inference import Predictor, predict_folder
+
+    if not Path(args.input_dir).is_dir():
+        raise ConfigError("the input folder does not exist", args.input_dir)
+    predictor = Predictor.from_file(args.model, _predict_options(args))
+    result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress)
+    print(f"\nwrote {len(result.written)} masks to {args.output_dir} in {_duration(result.seconds)} "
+          f"({result.images_per_s:.2f} images/s)")
+    return _report_failures(result.failures)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation import evaluate_model
+    from core.inference import Predictor
+    from core.report import write_metric_report
+
+    predictor = Predictor.from_file(args.model, _predict_options(args))
+    evaluation = evaluate_model(predictor, args.model, args.data_dir, progress=_print_progress)
+    files = write_metric_report(args.report, evaluation.results, evaluation.classes, evaluation.meta)
+    summary = evaluation.dataset_summary()
+    print(f"\n{len(evaluation.results)} images: mIoU {_number(summary['mean_iou'])}, "
+          f"mean Dice {_number(summary['mean_dice'])}, pixel accuracy {_number(summary['pixel_accuracy'])}")
+    for row in summary["per_class"]:
+        print(f"  {row['name']}: IoU {_number(row['iou'])}  Dice {_number(row['dice'])}")
+    print("report: " + ", ".join(str(f) for f in files))
+    return _report_failures(evaluation.failures)

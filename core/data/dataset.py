@@ -1,0 +1,144 @@
+"""Training samples: images and masks loaded once, random patches with augmentation for training,
+a fixed grid of tiles for validation, and a deterministic train/validation split."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.classes import IGNORE_INDEX
+from core.data.augment import AugmentConfig, augment_pair
+from core.errors import ConfigError
+from core.io.images import Normalisation
+
+FOREGROUND_FRACTION = 0.33
+"""Share of training patches centred on a labelled non-background pixel, so small classes are seen."""
+_MAX_FOREGROUND_POINTS = 20_000
+
+
+@dataclass(frozen=True)
+class LoadedSample:
+    """One labelled image in memory: native pixels, its whole-image normalisation levels, its index mask."""
+
+    name: str
+    image: np.ndarray  # (H, W, C), native dtype
+    levels: np.ndarray  # (C, 2): per-channel (lo, hi) from Normalisation.levels on the whole image
+    mask: np.ndarray  # (H, W) class indices, IGNORE_INDEX = unlabelled
+
+    @classmethod
+    def create(cls, name: str, image: np.ndarray, mask: np.ndarray, normalisation: Normalisation) -> LoadedSample:
+        planes = image[:, :, None] if image.ndim == 2 else image
+        return cls(name, planes, normalisation.levels(image), mask)
+
+    def foreground_points(self) -> np.ndarray:
+        """Up to 20,000 (y, x) positions of labelled non-background pixels."""
+        flat = np.flatnonzero((self.mask > 0) & (self.mask != IGNORE_INDEX))
+        if flat.size > _MAX_FOREGROUND_POINTS:
+            flat = flat[:: flat.size // _MAX_FOREGROUND_POINTS]
+        return np.stack(np.unravel_index(flat, self.mask.shape), axis=1)
+
+
+def split_names(names: Sequence[str], val_fraction: float = 0.2, seed: int = 0,
+                val_names: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Deterministic (train, validation) split: explicit names win, else a seeded shuffle of the sorted names."""
+    if val_names:
+        unknown = sorted(set(val_names) - set(names))
+        if unknown:
+            raise ConfigError(f"validation images not in the dataset: {', '.join(unknown)}")
+        chosen = set(val_names)
+        return [n for n in names if n not in chosen], [n for n in names if n in chosen]
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
+    ordered = sorted(names)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    count = int(round(val_fraction * len(ordered)))
+    if val_fraction > 0 and len(ordered) >= 2:
+        count = min(max(count, 1), len(ordered) - 1)
+    val = {ordered[i] for i in order[:count]}
+    return [n for n in names if n not in val], [n for n in names if n in val]
+
+
+def crop_padded(array: np.ndarray, top: int, left: int, size: int, fill: float | None) -> np.ndarray:
+    """array[top:top+size, left:left+size] for (H, W[, C]); outside the array: mirrored pixels (fill=None) or fill."""
+    height, width = array.shape[:2]
+    y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + size, height), min(left + size, width)
+    region = array[y0:y1, x0:x1]
+    pads = ((y0 - top, top + size - y1), (x0 - left, left + size - x1)) + ((0, 0),) * (array.ndim - 2)
+    if not any(p for pair in pads for p in pair):
+        return region
+    if fill is not None:
+        return np.pad(region, pads, mode="constant", constant_values=fill)
+    return np.pad(region, pads, mode="symmetric")
+
+
+def normalise_region(sample: LoadedSample, region: np.ndarray) -> np.ndarray:
+    """(S, S, C) native pixels -> (C, S, S) float32 with the whole image's levels."""
+    lo = sample.levels[:, 0].astype(np.float32)
+    span = (sample.levels[:, 1] - sample.levels[:, 0]).astype(np.float32)
+    return np.ascontiguousarray(((region.astype(np.float32) - lo) / span).transpose(2, 0, 1))
+
+
+class PatchDataset(torch.utils.data.Dataset):
+    """Random, augmented patches; the same index gives the same patch in the same epoch (resumable)."""
+
+    def __init__(self, samples: list[LoadedSample], patch_size: int, augment: AugmentConfig,
+                 length: int, seed: int = 0):
+        if not samples:
+            raise ConfigError("no labelled images to train on")
+        self.samples = samples
+        self.patch_size = patch_size
+        self.augment = augment
+        self.length = length
+        self.seed = seed
+        self.epoch = 0
+        areas = np.array([s.mask.size for s in samples], dtype=np.float64)
+        self._weights = areas / areas.sum()
+        self._foreground = [s.foreground_points() for s in samples]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, item))
+        which = int(rng.choice(len(self.samples), p=self._weights))
+        sample, points = self.samples[which], self._foreground[which]
+        size = self.augment.crop_size(self.patch_size, rng)
+        height, width = sample.mask.shape
+        if len(points) and rng.random() < FOREGROUND_FRACTION:
+            y, x = points[int(rng.integers(len(points)))]
+            top, left = int(y) - size // 2, int(x) - size // 2
+        else:
+            top = int(rng.integers(0, max(height - size, 0) + 1))
+            left = int(rng.integers(0, max(width - size, 0) + 1))
+        image = normalise_region(sample, crop_padded(sample.image, top, left, size, None))
+        mask = crop_padded(sample.mask, top, left, size, IGNORE_INDEX)
+        image, mask = augment_pair(image, mask, self.patch_size, self.augment, rng)
+        return torch.from_numpy(image), torch.from_numpy(mask.astype(np.int64))
+
+
+class ValidationTiles(torch.utils.data.Dataset):
+    """Every validation image cut into a fixed grid of tiles; padding is labelled IGNORE_INDEX."""
+
+    def __init__(self, samples: list[LoadedSample], tile_size: int):
+        self.samples = samples
+        self.tile_size = tile_size
+        self.tiles = [(i, top, left) for i, s in enumerate(samples)
+                      for top in range(0, s.mask.shape[0], tile_size)
+                      for left in range(0, s.mask.shape[1], tile_size)]
+
+    def __len__(self) -> int:
+        return len(self.tiles)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        which, top, left = self.tiles[item]
+        sample = self.samples[which]
+        image = normalise_region(sample, crop_padded(sample.image, top, left, self.tile_size, None))
+        mask = crop_padded(sample.mask, top, left, self.tile_size, IGNORE_INDEX)
+        return torch.from_numpy(image), torch.from_numpy(mask.astype(np.int64))
+

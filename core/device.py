@@ -1,0 +1,99 @@
+"""Device choice for training and prediction: CUDA, then Apple MPS, then CPU; explains when a GPU is unused."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError
+
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The chosen device in plain words, and why a present GPU is not used (note)."""
+
+    torch_device: str  # "cuda:0", "mps" or "cpu"
+    kind: str  # "cuda" | "mps" | "cpu"
+    name: str
+    memory_gb: float | None = None
+    amp: bool = False
+    note: str | None = None
+
+    def describe(self) -> str:
+        memory = f", {self.memory_gb:.0f} GB" if self.memory_gb else ""
+        text = f"{self.kind.upper()}: {self.name}{memory}" if self.kind != "cpu" else f"CPU: {self.name}"
+        return text + (f" ({self.note})" if self.note else "")
+
+
+def nvidia_gpu_present() -> bool:
+    """An NVIDIA driver is installed, whatever PyTorch thinks of it."""
+    return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    import platform
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def _cuda_problem(torch) -> str | None:
+    """Why CUDA is unusable although a GPU is present, or None when it works."""
+    if torch.version.cuda is None:
+        return "an NVIDIA GPU is present but this PyTorch is a CPU-only build; install the CUDA build of torch"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = torch.cuda.is_available()
+    if available:
+        return None
+    detail = "; ".join(str(w.message).splitlines()[0] for w in caught) or "the driver may be too old or missing"
+    return f"an NVIDIA GPU is present but PyTorch cannot use it ({detail})"
+
+
+def select_device(requested: str = "auto") -> DeviceInfo:
+    """Pick the device. 'auto' prefers CUDA, then MPS, then CPU; an explicit choice that cannot work raises."""
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested not in DEVICE_CHOICES and not requested.startswith("cuda:"):
+        raise ConfigError(f"unknown device {requested!r}; choose one of: {', '.join(DEVICE_CHOICES)}")
+    if requested.startswith("cuda") or requested == "auto":
+        if torch.cuda.is_available():
+            index = int(requested.split(":")[1]) if ":" in requested else 0
+            if index >= torch.cuda.device_count():
+                raise ConfigError(f"there is no CUDA device {index}; this machine has {torch.cuda.device_count()}")
+            props = torch.cuda.get_device_properties(index)
+            return DeviceInfo(f"cuda:{index}", "cuda", props.name, props.total_memory / 1024**3, amp=True)
+        problem = _cuda_problem(torch) if nvidia_gpu_present() else "no CUDA GPU found"
+        if requested != "auto":
+            raise ConfigError(f"CUDA was asked for but cannot be used: {problem}")
+        gpu_note = problem if nvidia_gpu_present() else None
+    else:
+        gpu_note = None
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
+    if requested in ("mps", "auto") and mps_ok:
+        return DeviceInfo("mps", "mps", "Apple GPU (Metal)", amp=False)
+    if requested == "mps":
+        reason = "this Mac's PyTorch was built without MPS" if mps is not None and not mps.is_built() else "no Apple GPU"
+        raise ConfigError(f"MPS was asked for but cannot be used: {reason}")
+    return DeviceInfo("cpu", "cpu", _cpu_name(), amp=False, note=gpu_note)
+
+
+def autocast_dtype(info: DeviceInfo):
+    """The mixed-precision dtype for this device: bfloat16 where the GPU supports it, else float16."""
+    import torch
+
+    if info.kind == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16

@@ -1,0 +1,106 @@
+"""Score a model against ground truth: predict every labelled image of a dataset and accumulate
+confusion matrices per image and over the whole set."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.classes import ClassTable
+from core.data.index import DatasetIndex
+from core.errors import DatasetError, SegLabError
+from core.io.masks import out_of_range_values
+from core.metrics import ConfusionMatrix
+from core.report import ImageResult
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    results: list[ImageResult]
+    failures: list[tuple[str, str]]  # (file, problem)
+    classes: ClassTable
+    meta: dict
+    cancelled: bool = False
+
+    def dataset_matrix(self) -> ConfusionMatrix:
+        total = ConfusionMatrix(len(self.classes))
+        for result in self.results:
+            total.merge(result.matrix)
+        return total
+
+    def dataset_summary(self) -> dict:
+        return self.dataset_matrix().summary(self.classes.names)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def evaluation_meta(spec, model_path: str | Path, data_dir: str | Path) -> dict:
+    """Provenance for reports: model file and checksum, data folder, date, versions, training summary."""
+    from core.versions import software_versions
+
+    return {
+        "model_file": str(Path(model_path).resolve()), "model_sha256": file_sha256(model_path),
+        "data_dir": str(Path(data_dir).resolve()), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "software": software_versions(), "architecture": spec.architecture, "encoder": spec.encoder,
+        "model_created": spec.created, "model_training": spec.training, "model_metrics": spec.metrics,
+    }
+
+
+def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
+                   progress: Callable[[int, int, float], None] | None = None,
+                   cancel: Callable[[], bool] | None = None,
+                   on_result: Callable[[str, np.ndarray], None] | None = None) -> Evaluation:
+    """Predict each labelled image with `predictor` (core.inference.Predictor) and compare with its mask.
+    Unreadable images or masks are listed in failures; the rest are scored."""
+    from core.inference import Cancelled
+
+    index = DatasetIndex.scan(data_dir)
+    labeled = index.labeled
+    if not labeled:
+        raise DatasetError("no labelled images to evaluate against; the folder needs ground-truth masks", data_dir)
+    classes = predictor.spec.classes
+    results: list[ImageResult] = []
+    failures: list[tuple[str, str]] = []
+    start = time.perf_counter()
+    cancelled = False
+    for done, sample in enumerate(labeled, start=1):
+        if cancel is not None and cancel():
+            cancelled = True
+            break
+        try:
+            image = index.load_image(sample)
+            truth = index.load_mask(sample)
+            if truth.shape != image.shape[:2]:
+                raise DatasetError(f"mask {truth.shape[1]}x{truth.shape[0]} and image "
+                                   f"{image.shape[1]}x{image.shape[0]} differ in size", sample.mask or sample.image)
+            bad = out_of_range_values(truth, len(classes))
+            if bad:
+                raise DatasetError(f"mask values {bad[:5]} are not among the model's {len(classes)} classes",
+                                   sample.mask or sample.image)
+            prediction = predictor.predict(image, cancel=cancel)
+        except Cancelled:
+            cancelled = True
+            break
+        except SegLabError as exc:
+            failures.append((str(exc.path or sample.image), exc.reason))
+        else:
+            results.append(ImageResult(sample.name, str(sample.image),
+                                       ConfusionMatrix(len(classes)).update(prediction, truth)))
+            if on_result is not None:
+                on_result(sample.name, prediction)
+        if progress is not None:
+            elapsed = time.perf_counter() - start
+            progress(done, len(labeled), elapsed / done * (len(labeled) - done))
+    return Evaluation(results, failures, classes, evaluation_meta(predictor.spec, model_path, data_dir), cancelled)

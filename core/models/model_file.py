@@ -1,0 +1,221 @@
+"""SegLab model files: one .safetensors file holding the weights, with the ModelSpec as JSON in its header metadata.
+
+The header metadata is {"format": "seglab-model", "seglab_spec": "<ModelSpec JSON>"}, so the spec can be read
+without touching the weights, and any safetensors tool can open the file. Nothing here ever unpickles: a PyTorch
+checkpoint or a pickle is recognised by its first bytes and refused with an explanation.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import ConfigError, ModelFileError
+from core.io.atomic import write_atomic
+from core.models.spec import SPEC_VERSION, ModelSpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+FORMAT = "seglab-model"
+SUFFIX = ".safetensors"
+_MAX_HEADER_BYTES = 100_000_000  # the limit the safetensors library itself applies
+_TORCH_LEGACY_MAGIC = (
+    b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save without zip: a pickled magic number
+)
+_PICKLE_ADVICE = (
+    "SegLab reads only .safetensors model files because a pickle can run code when opened; "
+    "if you trust its source, load it as encoder weights in the training wizard, or convert its "
+    "state_dict with safetensors.torch.save_file"
+)
+
+
+def save_model_file(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path:
+    """Write weights and spec atomically; '.safetensors' is appended when the name lacks it. Returns the path."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix.lower() != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.data_ptr() in seen and tensor.numel():  # safetensors refuses tensors that share memory
+            tensor = tensor.clone()
+        seen.add(tensor.data_ptr())
+        tensors[name] = tensor
+    metadata = {"format": FORMAT, "seglab_spec": json.dumps(spec.to_json(), ensure_ascii=False)}
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return path
+
+
+def read_model_spec(path: str | Path) -> ModelSpec:
+    """The ModelSpec of a SegLab model file, read from the header alone (fast, weights untouched)."""
+    path = Path(path)
+    metadata = read_safetensors_header(path).get("__metadata__") or {}
+    if metadata.get("format") != FORMAT or "seglab_spec" not in metadata:
+        raise ModelFileError(
+            "is a safetensors file but not a SegLab model: it carries no SegLab metadata; "
+            "to start training from these weights, load them as encoder weights instead",
+            path,
+        )
+    try:
+        data = json.loads(metadata["seglab_spec"])
+        version = int(data.get("version", 0))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ModelFileError(
+            f"has damaged SegLab metadata ({exc}); use another copy of the model file", path
+        ) from None
+    if version > SPEC_VERSION:
+        raise ModelFileError(
+            f"was written by a newer SegLab (model file version {version}; this SegLab reads up to "
+            f"version {SPEC_VERSION}); update SegLab to open it",
+            path,
+        )
+    try:
+        return ModelSpec.from_json(data)
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise ModelFileError(
+            f"has damaged SegLab metadata ({exc}); use another copy of the model file", path
+        ) from None
+
+
+def load_model_file(path: str | Path, device: str = "cpu") -> tuple[nn.Module, ModelSpec]:
+    """Rebuild the model named in the file, load its weights, move it to `device`; returned in eval mode."""
+    from core.models.registry import build_from_spec
+
+    path = Path(path)
+    spec = read_model_spec(path)
+    try:
+        model = build_from_spec(spec)
+    except ConfigError as exc:
+        raise ModelFileError(
+            f"describes a model this SegLab cannot build ({exc.reason}); update SegLab", path
+        ) from None
+    tensors = load_safetensors(path)
+    problems = weight_mismatches(model.state_dict(), tensors)
+    if problems:
+        raise ModelFileError(
+            f"its weights do not fit the {describe_architecture(spec)} named in the file: "
+            f"{problems}; the file is damaged or was edited",
+            path,
+        )
+    model.load_state_dict(tensors)
+    return model.to(device).eval(), spec
+
+
+def describe_architecture(spec: ModelSpec) -> str:
+    """E.g. 'unet (resnet18)' or 'u2net (variant=small)'."""
+    details = ([spec.encoder] if spec.encoder else []) + [f"{k}={v}" for k, v in sorted(spec.options.items())]
+    return f"{spec.architecture} ({', '.join(details)})" if details else spec.architecture
+
+
+def read_safetensors_header(path: str | Path) -> dict:
+    """The JSON header of a safetensors file, after checking that the file is one and is complete."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError("file not found; check the path or choose another model file", path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(9)
+        refuse_pickles(path, prefix)
+        length = int.from_bytes(prefix[:8], "little")
+        if len(prefix) < 9:
+            raise ModelFileError(
+                f"is empty or truncated ({size} bytes); use another copy of the model file", path
+            )
+        if prefix[8:9] != b"{":
+            raise ModelFileError(
+                "is not a model file: it is neither safetensors nor a known checkpoint format; "
+                "choose a .safetensors file saved by SegLab",
+                path,
+            )
+        if length > _MAX_HEADER_BYTES or 8 + length > size:
+            raise ModelFileError(
+                f"is truncated or corrupt (its header claims {length} bytes, the file has {size}); "
+                "copy the file again or use another copy",
+                path,
+            )
+        handle.seek(8)
+        try:
+            header = json.loads(handle.read(length))
+            data_end = max(
+                (int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"),
+                default=0,
+            )
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ModelFileError(
+                f"is corrupt: its safetensors header cannot be read ({exc}); use another copy", path
+            ) from None
+    if 8 + length + data_end != size:
+        raise ModelFileError(
+            f"is truncated or corrupt (expected {8 + length + data_end} bytes, found {size}); "
+            "copy the file again or use another copy",
+            path,
+        )
+    return header
+
+
+def refuse_pickles(path: Path, prefix: bytes) -> None:
+    """Raise when the first bytes show a PyTorch checkpoint or a Python pickle."""
+    if prefix.startswith(b"PK\x03\x04") and is_torch_zip(path):
+        raise ModelFileError(f"is a PyTorch pickle checkpoint; {_PICKLE_ADVICE}", path)
+    if prefix.startswith(b"PK\x03\x04"):
+        raise ModelFileError(
+            "is a ZIP archive, not a model file; unpack it and choose the .safetensors file", path
+        )
+    if prefix.startswith(_TORCH_LEGACY_MAGIC[:9]):
+        raise ModelFileError(f"is a PyTorch pickle checkpoint (legacy format); {_PICKLE_ADVICE}", path)
+    if len(prefix) >= 2 and prefix[0] == 0x80 and 2 <= prefix[1] <= 5:
+        raise ModelFileError(
+            "is a Python pickle; SegLab never opens pickles because they can run code when "
+            "opened; choose a .safetensors model file saved by SegLab",
+            path,
+        )
+
+
+def is_torch_zip(path: Path) -> bool:
+    """True for the zip format of torch.save (an archive with a data.pkl)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """All tensors of a checked safetensors file, on the CPU."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    read_safetensors_header(path)
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"is corrupt: its weights cannot be read ({exc}); use another copy", path
+        ) from None
+
+
+def weight_mismatches(
+    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], limit: int = 3
+) -> str:
+    """A one-line summary of missing, unexpected and differently shaped tensors; '' when they all fit."""
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
+    reshaped = [
+        f"{name}: file {tuple(found[name].shape)} vs model {tuple(tensor.shape)}"
+        for name, tensor in expected.items()
+        if name in found and found[name].shape != tensor.shape
+    ]
+    parts = []
+    for label, names in (("missing", missing), ("unexpected", unexpected), ("with another shape", reshaped)):
+        if names:
+            shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+            parts.append(f"{len(names)} {label} ({shown})")
+    return "; ".join(parts)

@@ -1,0 +1,66 @@
+"""Turn a dataset folder into in-memory training and validation samples; bad files are skipped and named."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.classes import ClassTable
+from core.data.dataset import LoadedSample, split_names
+from core.data.index import DatasetIndex
+from core.errors import SegLabError, TrainingError
+from core.io.images import channel_count, match_channels
+from core.io.masks import out_of_range_values
+from core.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: list[LoadedSample]
+    val: list[LoadedSample]
+    skipped: tuple[str, ...]
+    classes: ClassTable
+    in_channels: int
+
+
+def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
+                          cancel: Callable[[], bool] | None = None) -> TrainingData:
+    """Scan, split and load. in_channels: forced by a model being fine-tuned, else taken from the first image."""
+    index = DatasetIndex.scan(config.data_dir)
+    labeled = index.labeled
+    if not labeled:
+        raise TrainingError("no labelled images: add masks (e.g. images/ + masks/ with the same names) "
+                            "or label images in SegLab first", index.root)
+    classes = index.settings.classes
+    train_names, val_names = split_names([s.name for s in labeled], config.val_fraction, config.seed,
+                                         config.val_names)
+    val_set = set(val_names)
+    loaded: dict[str, LoadedSample] = {}
+    skipped: list[str] = []
+    for sample in labeled:
+        if cancel is not None and cancel():
+            break
+        try:
+            image = index.load_image(sample)
+            mask = index.load_mask(sample)
+        except SegLabError as exc:
+            skipped.append(str(exc))
+            continue
+        if image.shape[:2] != mask.shape:
+            skipped.append(f"{sample.image}: image {image.shape[1]}x{image.shape[0]} and mask "
+                           f"{mask.shape[1]}x{mask.shape[0]} differ in size")
+            continue
+        bad = out_of_range_values(mask, len(classes))
+        if bad:
+            skipped.append(f"{sample.mask or sample.image}: mask values {bad[:5]} are not among the "
+                           f"{len(classes)} classes; check the class table or the mask encoding")
+            continue
+        in_channels = in_channels or channel_count(image)
+        loaded[sample.name] = LoadedSample.create(sample.name, match_channels(image, in_channels), mask,
+                                                  config.normalisation)
+    train = [loaded[n] for n in train_names if n in loaded]
+    val = [loaded[n] for n in val_names if n in loaded and n in val_set]
+    if not train:
+        raise TrainingError("none of the labelled images could be used for training:\n" + "\n".join(skipped[:10]),
+                            index.root)
+    return TrainingData(train, val, tuple(skipped), classes, in_channels or 1)

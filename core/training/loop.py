@@ -1,0 +1,286 @@
+"""The training loop in plain torch. `Trainer.run()` yields plain reports (core.training.reports) for every
+batch and epoch, honours a stop request within one batch, writes the best model file and a resumable
+checkpoint every epoch, and resumes from that checkpoint after a stop, crash or kill."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from core.classes import IGNORE_INDEX
+from core.data.dataset import PatchDataset, ValidationTiles
+from core.device import DeviceInfo, autocast_dtype, select_device
+from core.errors import TrainingError
+from core.losses import create_loss
+from core.metrics import ConfusionMatrix
+from core.models.outputs import main_output, to_labels
+from core.training.checkpoint import disk_error, load_checkpoint, save_checkpoint
+from core.training.config import TrainConfig
+from core.training.data_setup import TrainingData, prepare_training_data
+from core.training.preview import make_preview
+from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingReport, TrainingStarted
+from core.training.setup import (
+    ModelSetup,
+    build_model,
+    build_optimizer,
+    build_schedule,
+    check_model_choice,
+    init_model_spec,
+)
+
+MIN_BATCHES_PER_EPOCH = 4
+
+
+@dataclass
+class _Run:
+    """Everything one run holds, built once by Trainer._prepare."""
+
+    config: TrainConfig
+    device: DeviceInfo
+    data: TrainingData
+    setup: ModelSetup
+    optimizer: torch.optim.Optimizer
+    schedule: object
+    loss_fn: torch.nn.Module
+    train_set: PatchDataset
+    loader: torch.utils.data.DataLoader
+    val_loader: torch.utils.data.DataLoader | None
+    amp: bool
+    amp_dtype: torch.dtype
+    scaler: torch.amp.GradScaler
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    best_metrics: dict = field(default_factory=dict)
+    start_epoch: int = 1
+    val_seconds: float = 0.0
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.setup.model
+
+
+class Trainer:
+    """One training run. Call run() (in a worker thread for the GUI) and read its reports."""
+
+    def __init__(self, config: TrainConfig, stop_event: threading.Event | None = None):
+        self.config = config
+        self._stop = stop_event or threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask the run to stop after the current batch; the best model and last checkpoint are kept."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> Iterator[TrainingReport]:
+        try:
+            yield from self._run()
+        except torch.cuda.OutOfMemoryError:
+            raise TrainingError(f"the GPU ran out of memory with batch size {self.config.batch_size} and patch size "
+                                f"{self.config.patch_size}; try a smaller batch size or patch size") from None
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                raise TrainingError("the device ran out of memory; try a smaller batch size or patch size") from None
+            raise
+
+    def _run(self) -> Iterator[TrainingReport]:
+        started = time.perf_counter()
+        run = self._prepare()
+        config = run.config
+        yield TrainingStarted(
+            device=run.device.describe(), device_note=run.device.note, epochs=config.epochs,
+            start_epoch=run.start_epoch, batches_per_epoch=len(run.loader),
+            train_images=tuple(s.name for s in run.data.train), val_images=tuple(s.name for s in run.data.val),
+            skipped=run.data.skipped, class_names=tuple(run.data.classes.names),
+            parameters=sum(p.numel() for p in run.model.parameters()), weights_note=run.setup.weights_note,
+            history=tuple(run.history))
+        reason, epochs_done = "completed", run.start_epoch - 1
+        for epoch in range(run.start_epoch, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            train_loss, patches_per_s = yield from self._train_epoch(run, epoch)
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            val_start = time.perf_counter()
+            val_loss, matrix = self._validate(run) if run.val_loader is not None else (None, None)
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            run.val_seconds = time.perf_counter() - val_start
+            report = self._finish_epoch(run, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started)
+            epochs_done = epoch
+            yield report
+            if config.early_stopping and epoch - run.best_epoch >= config.early_stopping:
+                reason = "early_stopping"
+                break
+        yield TrainingFinished(reason, epochs_done, run.best_epoch,
+                               run.best_metrics.get("mean_iou") if run.best_metrics else None,
+                               config.output if run.best_epoch else None, str(config.checkpoint_path),
+                               time.perf_counter() - started, run.best_metrics)
+
+    def _prepare(self) -> _Run:
+        config, state = self._resolve_resume()
+        base = init_model_spec(config)
+        check_model_choice(config, base)
+        device = select_device(config.device)
+        torch.manual_seed(config.seed)
+        if base is not None:  # a fine-tuned model keeps the input scaling it learned with
+            config = replace(config, normalisation=base.normalisation)
+        data = prepare_training_data(config, base.in_channels if base else None, cancel=self._stop.is_set)
+        setup = build_model(config, data.classes, data.in_channels)
+        setup.model.to(device.torch_device, memory_format=torch.channels_last)
+        optimizer = build_optimizer(config, setup.model)
+        per_epoch = config.patches_per_epoch or _default_patches(data.train, config.patch_size)
+        per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH)
+        train_set = PatchDataset(data.train, config.patch_size, config.augment, per_epoch, config.seed)
+        amp = config.amp and device.kind == "cuda"
+        amp_dtype = autocast_dtype(device) if amp else torch.float32
+        run = _Run(
+            config=config, device=device, data=data, setup=setup, optimizer=optimizer,
+            schedule=build_schedule(config, optimizer),
+            loss_fn=create_loss(config.loss, out_channels=setup.spec.out_channels, class_weights=config.class_weights,
+                                ignore_index=IGNORE_INDEX).to(device.torch_device),
+            train_set=train_set,
+            loader=torch.utils.data.DataLoader(train_set, batch_size=config.batch_size, drop_last=True),
+            val_loader=torch.utils.data.DataLoader(ValidationTiles(data.val, config.patch_size),
+                                                   batch_size=config.batch_size) if data.val else None,
+            amp=amp, amp_dtype=amp_dtype,
+            scaler=torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16))
+        if state is not None:
+            _restore(run, state)
+        return run
+
+    def _resolve_resume(self) -> tuple[TrainConfig, dict | None]:
+        """On resume, the stored settings win, except the epoch count, device and output, which may change."""
+        if not self.config.resume:
+            return self.config, None
+        state = load_checkpoint(self.config.checkpoint_path)
+        stored = TrainConfig.from_json(json.loads(state["config"]))
+        config = replace(stored, epochs=self.config.epochs, device=self.config.device, output=self.config.output,
+                         checkpoint_dir=self.config.checkpoint_dir, resume=True)
+        return config, state
+
+    def _train_epoch(self, run: _Run, epoch: int):
+        """Train one epoch, yielding a BatchReport per batch; returns (mean loss, patches per second)."""
+        config, model, device = run.config, run.model, run.device
+        run.train_set.set_epoch(epoch)
+        model.train()
+        start = time.perf_counter()
+        batches = len(run.loader)
+        total_loss, seen = 0.0, 0
+        for index, (images, targets) in enumerate(run.loader, start=1):
+            images = images.to(device.torch_device, non_blocking=True, memory_format=torch.channels_last)
+            targets = targets.to(device.torch_device, non_blocking=True)
+            with torch.autocast(device_type=device.kind, dtype=run.amp_dtype, enabled=run.amp):
+                loss = run.loss_fn(model(images), targets)
+            run.optimizer.zero_grad(set_to_none=True)
+            run.scaler.scale(loss).backward()
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingError(f"the loss became {value} at epoch {epoch}; lower the learning rate "
+                                    f"(now {config.learning_rate:g})")
+            total_loss += value * len(images)
+            seen += len(images)
+            elapsed = time.perf_counter() - start
+            remaining_batches = (batches - index) + batches * (config.epochs - epoch)
+            eta = remaining_batches * elapsed / index + run.val_seconds * (config.epochs - epoch + 1)
+            yield BatchReport(epoch, config.epochs, index, batches, value, run.optimizer.param_groups[0]["lr"],
+                              seen / elapsed, elapsed, eta)
+            if self._stop.is_set():
+                break
+        return total_loss / max(seen, 1), seen / max(time.perf_counter() - start, 1e-9)
+
+    def _validate(self, run: _Run) -> tuple[float | None, ConfusionMatrix | None]:
+        """Validation loss and the confusion matrix over every validation tile; (None, None) if stopped."""
+        model, device = run.model, run.device
+        model.eval()
+        matrix = ConfusionMatrix(len(run.data.classes))
+        total, count = 0.0, 0
+        with torch.inference_mode():
+            for images, targets in run.val_loader:
+                if self._stop.is_set():
+                    return None, None
+                images = images.to(device.torch_device, memory_format=torch.channels_last)
+                targets = targets.to(device.torch_device)
+                with torch.autocast(device_type=device.kind, dtype=run.amp_dtype, enabled=run.amp):
+                    logits = main_output(model(images))
+                total += float(run.loss_fn(logits, targets)) * len(images)
+                count += len(images)
+                matrix.update(to_labels(logits), targets)
+        return total / max(count, 1), matrix
+
+    def _finish_epoch(self, run: _Run, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started) -> EpochReport:
+        """Score the epoch, keep the best model, step the schedule and write the checkpoint."""
+        config = run.config
+        metrics = matrix.summary(run.data.classes.names) if matrix is not None else {}
+        mean_iou = metrics.get("mean_iou")
+        score = mean_iou if mean_iou is not None else -train_loss
+        is_best = score > run.best_score
+        seconds = time.perf_counter() - epoch_start
+        report = EpochReport(
+            epoch, config.epochs, train_loss, val_loss, mean_iou, metrics, run.optimizer.param_groups[0]["lr"],
+            patches_per_s, seconds, seconds * (config.epochs - epoch), is_best,
+            epoch if is_best else run.best_epoch,
+            make_preview(run.model, run.data.val, config.patch_size, run.device.torch_device))
+        run.history.append(report.history_entry())
+        if is_best:
+            run.best_score, run.best_epoch, run.best_metrics = score, epoch, metrics
+            self._save_model(run, time.perf_counter() - started)
+        if run.schedule is not None:
+            run.schedule.step(score) if config.schedule == "plateau" else run.schedule.step()
+        save_checkpoint(config.checkpoint_path, {
+            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "schedule": json.dumps(run.schedule.state_dict()) if run.schedule is not None else "",
+            "epoch": epoch, "history": json.dumps(run.history), "best_score": run.best_score,
+            "best_epoch": run.best_epoch, "best_metrics": json.dumps(run.best_metrics),
+            "config": json.dumps(config.to_json()),
+        })
+        return report
+
+    def _save_model(self, run: _Run, seconds: float) -> None:
+        from core.models.model_file import save_model_file
+        from core.versions import software_versions
+
+        config, data = run.config, run.data
+        training = {
+            "data_dir": str(config.data_dir), "train_images": [s.name for s in data.train],
+            "val_images": [s.name for s in data.val], "skipped": list(data.skipped), "best_epoch": run.best_epoch,
+            "epochs_done": len(run.history), "seconds": round(seconds, 1), "device": run.device.describe(),
+            "weights": run.setup.weights_note, "config": config.to_json(), "history": run.history,
+        }
+        final = replace(run.setup.spec, training=training, metrics=run.best_metrics, versions=software_versions())
+        try:
+            Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+            save_model_file(config.output, run.model, final)
+        except OSError as exc:
+            raise disk_error(exc, config.output) from None
+
+
+def _restore(run: _Run, state: dict) -> None:
+    """Continue a run from its last checkpoint."""
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.schedule is not None and state.get("schedule"):
+        run.schedule.load_state_dict(json.loads(state["schedule"]))
+    run.history = json.loads(state["history"])
+    run.best_score, run.best_epoch = float(state["best_score"]), int(state["best_epoch"])
+    run.best_metrics = json.loads(state["best_metrics"])
+    run.start_epoch = int(state["epoch"]) + 1
+
+
+def _default_patches(samples, patch_size: int) -> int:
+    """Enough patches to cover every training image about once per epoch."""
+    area = sum(s.mask.size for s in samples)
+    return math.ceil(area / (patch_size * patch_size))
