@@ -89,7 +89,7 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
             if bad:
                 raise DatasetError(f"mask values {bad[:5]} are not among the model's {len(classes)} classes",
                                    sample.mask or sample.image)
-            prediction = predictor.predict(image, cancel=cancel)
+            prediction = predictor.predict_mask(image, cancel=cancel)
         except Cancelled:
             cancelled = True
             break

@@ -1,0 +1,161 @@
+"""Folder prediction: one mask per image, written while the next image is read and the current one predicted.
+
+Reading and writing run in small thread pools so disk and PNG work overlap the network; a file that cannot be
+read is reported and skipped; cancel stops between images and between tile batches, keeping finished masks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError, SegLabError
+from core.inference.options import CancelCheck, Cancelled, PredictOptions
+from core.inference.predictor import Predictor
+from core.io.images import is_image_file, read_image
+from core.io.masks import mask_suffix, write_mask
+
+READ_AHEAD = 2
+"""Images read ahead of the one being predicted: enough to hide reading, little memory."""
+
+FolderProgress = Callable[[int, int, float], None]
+"""progress(done_images, total_images, eta_seconds), after every image (failed ones included)."""
+
+ResultCallback = Callable[[Path, Path], None]
+"""on_result(image_path, mask_path), called on the caller's thread once a mask is on disk."""
+
+
+@dataclass(frozen=True)
+class FolderResult:
+    written: list[Path]
+    failures: list[tuple[Path, str]]
+    cancelled: bool
+    seconds: float
+    images_per_s: float
+
+
+def list_images(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
+    """A folder's image files (sorted, not recursive), or the given paths as they are."""
+    if isinstance(inputs, (str, Path)):
+        folder = Path(inputs)
+        if not folder.is_dir():
+            raise ConfigError("the input folder does not exist", folder)
+        return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    return [Path(p) for p in inputs]
+
+
+def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[str | Path],
+                   output_dir: str | Path, options: PredictOptions | None = None,
+                   progress: FolderProgress | None = None, cancel: CancelCheck | None = None,
+                   on_result: ResultCallback | None = None) -> FolderResult:
+    """Predict every image and write `<output_dir>/<stem>.png` (paletted, value = class index; .tif past
+    255 classes). `model` is a model file (loaded with `options`) or a ready Predictor (its own options
+    apply). Unreadable images are listed in failures and the rest carry on. Cancel returns early with
+    cancelled=True; masks already written stay."""
+    predictor = model if isinstance(model, Predictor) else Predictor.from_file(model, options or PredictOptions())
+    paths = list_images(inputs)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    targets, problems = mask_paths(paths, output_dir, mask_suffix(len(predictor.spec.classes)))
+    run = _FolderRun(predictor, len(paths), progress, on_result)
+    with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
+            ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:
+        pending: deque[tuple[Path, Future]] = deque()
+        upcoming = iter(p for p in paths if p in targets)
+        for path in paths:
+            if cancel is not None and cancel():
+                run.cancelled = True
+                break
+            if path in problems:
+                run.fail(path, ConfigError(problems[path], path))
+                continue
+            while len(pending) <= READ_AHEAD and (ahead := next(upcoming, None)) is not None:
+                pending.append((ahead, readers.submit(read_image, ahead)))
+            _, reading = pending.popleft()
+            try:
+                run.predict(path, reading, targets[path], writer, cancel)
+            except Cancelled:
+                run.cancelled = True
+                break
+        for _, reading in pending:
+            reading.cancel()
+        run.collect_writes(wait=True)
+    seconds = time.perf_counter() - run.start
+    written = [targets[p] for p in paths if p in targets and targets[p] in run.written]
+    return FolderResult(written, run.failures, run.cancelled, seconds, len(written) / seconds if seconds else 0.0)
+
+
+def mask_paths(paths: list[Path], output_dir: Path, suffix: str) -> tuple[dict[Path, Path], dict[Path, str]]:
+    """Mask path of each image, and for images that get none, why (it would overwrite an input image or
+    the mask of an image with the same stem)."""
+    inputs = {path.resolve() for path in paths}
+    targets: dict[Path, Path] = {}
+    problems: dict[Path, str] = {}
+    owners: dict[Path, Path] = {}
+    for path in paths:
+        target = output_dir / f"{path.stem}{suffix}"
+        if target.resolve() in inputs:
+            problems[path] = f"its mask would overwrite the image {target.name}; choose another output folder"
+        elif target in owners:
+            problems[path] = f"{owners[target].name} has the same name stem and already gets {target.name}"
+        else:
+            targets[path] = target
+            owners[target] = path
+    return targets, problems
+
+
+class _FolderRun:
+    """Book-keeping of one folder run: failures, finished writes, progress with an ETA."""
+
+    def __init__(self, predictor: Predictor, total: int, progress, on_result):
+        self.predictor = predictor
+        self.total = total
+        self.progress = progress
+        self.on_result = on_result
+        self.failures: list[tuple[Path, str]] = []
+        self.written: set[Path] = set()
+        self.cancelled = False
+        self.done = 0
+        self.start = time.perf_counter()
+        self._writes: list[tuple[Path, Path, Future]] = []
+
+    def predict(self, source: Path, reading: Future, target: Path, writer: ThreadPoolExecutor, cancel) -> None:
+        try:
+            mask = self.predictor.predict_mask(reading.result(), cancel=cancel)
+        except SegLabError as exc:
+            self.fail(source, exc)
+            return
+        self._writes.append((source, target, writer.submit(write_mask, target, mask, self.predictor.spec.classes)))
+        self.collect_writes(wait=False)
+        self._advance()
+
+    def fail(self, source: Path, error: Exception) -> None:
+        self.failures.append((source, str(error)))
+        self._advance()
+
+    def collect_writes(self, wait: bool) -> None:
+        """Record finished writes (all of them when wait) as written or failed."""
+        running = []
+        for source, target, future in self._writes:
+            if not wait and not future.done():
+                running.append((source, target, future))
+                continue
+            try:
+                future.result()
+            except (SegLabError, OSError) as exc:
+                self.failures.append((source, f"mask not written to {target}: {exc}"))
+            else:
+                self.written.add(target)
+                if self.on_result is not None:
+                    self.on_result(source, target)
+        self._writes = running
+
+    def _advance(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.start
+            self.progress(self.done, self.total, elapsed / self.done * (self.total - self.done))

@@ -1,0 +1,146 @@
+"""Predictor: tiled sliding-window segmentation of one image of any size, with blended seams.
+
+The image is normalised with levels computed once over the whole image, cut into overlapping tiles that are
+reflect-padded to the network's size multiple, run in batches, and blended band by band: only the rows that a
+tile row still covers are held as float sums, so a 10000 x 10000 image needs memory for a band, not the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ConfigError
+from core.inference.options import CancelCheck, Cancelled, PredictOptions, TileProgress
+from core.inference.tiling import BandBlender, TileGrid
+from core.io.images import channel_count, match_channels
+from core.io.masks import MAX_PNG_CLASSES
+from core.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE_MULTIPLE = 32
+
+
+class Predictor:
+    """Runs one model on whole images. Build it once and reuse it: setup (device copy, ONNX check) costs time.
+
+    `backend` names the runner in use ("torch" or "onnx"); `backend_reason` says why (e.g. a fallback).
+    """
+
+    def __init__(self, model, spec: ModelSpec, options: PredictOptions | None = None):
+        from core.inference.runners import choose_runner
+
+        self.spec = spec
+        self.options = options = options or PredictOptions()
+        self.classes = 2 if spec.out_channels == 1 else spec.out_channels
+        self.size_multiple = size_multiple(spec)
+        self._runner, self.backend_reason = choose_runner(model, spec, options)
+        self.backend = self._runner.name
+        log.info("predictor for %s uses %s", spec.architecture, self.backend_reason)
+
+    @classmethod
+    def from_file(cls, model_path: str | Path, options: PredictOptions | None = None) -> Predictor:
+        """Load a SegLab model file (raises ModelFileError for a bad file)."""
+        from core.models.model_file import load_model_file
+
+        model, spec = load_model_file(Path(model_path), "cpu")
+        return cls(model, spec, options)
+
+    @property
+    def mask_dtype(self) -> type:
+        return np.uint8 if self.classes <= MAX_PNG_CLASSES else np.uint16
+
+    def predict(self, image: np.ndarray, progress: TileProgress | None = None, cancel: CancelCheck | None = None):
+        """(H, W[, C]) image of any dtype -> (H, W) class-index mask (uint8; uint16 past 255 classes).
+
+        With options.return_probabilities, returns (mask, probabilities) with probabilities float32 (K, H, W).
+        progress(done_tiles, total_tiles) follows every batch; cancel() is checked before every batch and
+        raises Cancelled when it returns True.
+        """
+        mask, probabilities = self._predict(image, progress, cancel, self.options.return_probabilities)
+        return (mask, probabilities) if self.options.return_probabilities else mask
+
+    def predict_mask(self, image: np.ndarray, progress: TileProgress | None = None,
+                     cancel: CancelCheck | None = None) -> np.ndarray:
+        """Like predict, always returning the mask alone (no probability map is kept)."""
+        return self._predict(image, progress, cancel, False)[0]
+
+    # ------------------------------------------------------------------------------------------
+    def _predict(self, image, progress, cancel, want_probabilities: bool):
+        source, levels = self._prepare(image)
+        height, width = source.shape[:2]
+        options = self.options
+        grid = TileGrid.for_image(height, width, options.tile_size, options.overlap, self.size_multiple)
+        mask = np.empty((height, width), dtype=self.mask_dtype)
+        probabilities = np.empty((self.classes, height, width), np.float32) if want_probabilities else None
+        blender = BandBlender(self.classes, width)
+        tiles = grid.tiles()
+        columns = len(grid.col_starts)
+        for first in range(0, len(tiles), options.batch_size):
+            if cancel is not None and cancel():
+                raise Cancelled("prediction cancelled")
+            batch = tiles[first:first + options.batch_size]
+            inputs = np.stack([self._tile_input(source, levels, grid, *grid.origin(r, c)) for r, c in batch])
+            outputs = self._infer(inputs)[:, :, :grid.tile_h, :grid.tile_w]
+            for (r, c), output in zip(batch, outputs, strict=True):
+                blender.add(*grid.origin(r, c), output, grid.weight(r, c))
+            done = first + len(batch)
+            top, bottom = blender.top, grid.final_rows(done // columns)
+            if bottom > top:
+                block = blender.release(bottom, normalise=want_probabilities)
+                mask[top:bottom] = block.argmax(axis=0)
+                if probabilities is not None:
+                    probabilities[:, top:bottom] = block
+            if progress is not None:
+                progress(done, len(tiles))
+        return mask, probabilities
+
+    def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The image with at most the model's channel count, and normalisation levels for every model
+        channel, computed once over the whole image."""
+        image = np.asarray(image)
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ConfigError(f"expected an (H, W) or (H, W, C) image, got shape {image.shape}")
+        wanted = self.spec.in_channels
+        have = channel_count(image)
+        if have > wanted:
+            image = match_channels(image, wanted)
+        elif 1 < have < wanted:
+            match_channels(image[:1, :1], wanted)  # raises the ConfigError that explains the mismatch
+        levels = self.spec.normalisation.levels(image)
+        if len(levels) < wanted:  # gray repeated into every channel, per tile
+            levels = np.repeat(levels, wanted, axis=0)
+        return image, levels
+
+    def _tile_input(self, source: np.ndarray, levels: np.ndarray, grid: TileGrid, y: int, x: int) -> np.ndarray:
+        """Normalised (C, padded_h, padded_w) float32 network input for the tile at (y, x)."""
+        tile = match_channels(source[y:y + grid.tile_h, x:x + grid.tile_w], self.spec.in_channels)
+        planes = self.spec.normalisation.apply(tile, levels)
+        pad_h, pad_w = grid.padded_h - grid.tile_h, grid.padded_w - grid.tile_w
+        if pad_h or pad_w:
+            planes = np.pad(planes, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
+        return planes
+
+    def _infer(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, K, h, w); with TTA the mean over the tile and its two flips."""
+        if not self.options.tta:
+            return self._runner(inputs)
+        n = len(inputs)
+        flipped = np.concatenate([inputs, inputs[:, :, :, ::-1], inputs[:, :, ::-1, :]])
+        outputs = self._runner(np.ascontiguousarray(flipped))
+        return (outputs[:n] + outputs[n:2 * n, :, :, ::-1] + outputs[2 * n:, :, ::-1, :]) / 3
+
+
+def size_multiple(spec: ModelSpec) -> int:
+    """Height and width the architecture needs to be divisible by; 32 for a model outside the registry."""
+    from core.models.registry import model_info
+
+    try:
+        return model_info(spec.architecture).size_multiple
+    except ConfigError:
+        return DEFAULT_SIZE_MULTIPLE
