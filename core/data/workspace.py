@@ -1,0 +1,57 @@
+"""Where SegLab keeps its own files for a dataset (predictions, recovery of unsaved edits, caches):
+`<dataset>/.seglab/` when the folder is writable, else a per-dataset folder in the user's data folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+WORKSPACE_NAME = ".seglab"
+
+
+def user_data_dir() -> Path:
+    """SegLab's folder for the user's data: $SEGLAB_DATA_HOME, or the platform's usual place."""
+    if os.environ.get("SEGLAB_DATA_HOME"):
+        return Path(os.environ["SEGLAB_DATA_HOME"])
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "SegLab"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "SegLab"
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "SegLab"
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def workspace_dir(dataset_root: str | Path) -> Path:
+    """The dataset's workspace folder, created if needed."""
+    root = Path(dataset_root).resolve()
+    inside = root / WORKSPACE_NAME
+    if _writable(inside):
+        return inside
+    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:16]
+    fallback = user_data_dir() / "workspaces" / f"{root.name}-{digest}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def predictions_dir(dataset_root: str | Path) -> Path:
+    folder = workspace_dir(dataset_root) / "predictions"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def recovery_dir(dataset_root: str | Path) -> Path:
+    folder = workspace_dir(dataset_root) / "recovery"
+    folder.mkdir(exist_ok=True)
+    return folder
