@@ -27,10 +27,6 @@ import tifffile
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-if sys.version_info < (3, 12):  # PySide6 6.12 takes a reference from None on every void call (see tests/gui/conftest.py)
-    import ctypes
-
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
 
 SWITCH_TARGET_MS = 150
 LOOKS_TARGET_MS = 30

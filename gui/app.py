@@ -1,0 +1,55 @@
+"""QApplication set-up, style, the last-resort exception dialog, and the main window."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core.resources import resource_path
+
+ORGANIZATION = "SegLab"
+APPLICATION = "SegLab"
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The one QApplication, with names for QSettings, the Fusion style and the app icon."""
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName(ORGANIZATION)
+        QCoreApplication.setApplicationName(APPLICATION)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+        app.setStyle("Fusion")
+    app.setWindowIcon(QIcon(str(resource_path("icons", "seglab.svg"))))
+    return app
+
+
+def install_exception_dialog(parent) -> None:
+    """Any exception that reaches the event loop is shown in a dialog with details, never lost on stdout."""
+
+    def hook(kind, value, tb):
+        details = "".join(traceback.format_exception(kind, value, tb))
+        sys.__stderr__.write(details)
+        box = QMessageBox(QMessageBox.Icon.Critical, "SegLab: unexpected error",
+                          f"Something went wrong: {value}\n\nYour annotations are autosaved. If this keeps "
+                          "happening, send the details to the SegLab developers.", parent=parent)
+        box.setDetailedText(details)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.exec()
+
+    sys.excepthook = hook
+
+
+def run_gui(folder: str | None = None) -> int:
+    app = create_application()
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    install_exception_dialog(window)
+    window.show()
+    if folder:
+        window.open_folder(folder)
+    return app.exec()

@@ -1,0 +1,1 @@
+"""The class panel: class table with colours, names, visibility and pixel counts."""

@@ -1,0 +1,134 @@
+"""Opening folders and loading images, off the GUI thread. The newest image request always wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import SegLabError
+from gui.state import AppState, ImageDocument
+from gui.workers import TaskContext, TaskRunner
+
+
+def scan_folder(ctx: TaskContext, folder: str):
+    from core.data.index import DatasetIndex
+
+    return DatasetIndex.scan(folder)
+
+
+def validate_index(ctx: TaskContext, index) -> tuple:
+    return tuple(index.validate(deep=True, progress=ctx.progress, cancel=ctx.cancelled))
+
+
+def load_document(ctx: TaskContext, index, name: str, prediction_path: str | None) -> ImageDocument:
+    """Read an image, its mask and its prediction; a bad mask becomes a warning, not a failure."""
+    from core.io.images import display_view, percentile_levels
+    from core.io.masks import read_mask
+
+    sample = index.sample(name)
+    image = index.load_image(sample)
+    ctx.check_cancelled()
+    levels = percentile_levels(image)
+    warnings = []
+    mask, has_mask = None, False
+    if sample.labeled:
+        try:
+            mask = index.load_mask(sample)
+            has_mask = True
+            if mask.shape != image.shape[:2]:
+                warnings.append(f"{sample.mask or sample.labelme}: the mask size differs from the image; not shown")
+                mask, has_mask = None, False
+        except SegLabError as exc:
+            warnings.append(str(exc))
+    if mask is None:
+        mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    prediction = None
+    if prediction_path:
+        try:
+            prediction = read_mask(prediction_path)
+        except SegLabError as exc:
+            warnings.append(str(exc))
+    ctx.check_cancelled()
+    return ImageDocument(name=name, image=image, auto_levels=levels, levels=levels.copy(),
+                         display=display_view(image, levels), mask=mask, has_mask=has_mask,
+                         prediction=prediction, warnings=tuple(warnings))
+
+
+class DatasetController(QObject):
+    scan_started = Signal(str)  # folder
+    scan_failed = Signal(str)  # message naming the folder and the problem
+    load_failed = Signal(str)  # message naming the file and the problem
+
+    def __init__(self, state: AppState, tasks: TaskRunner, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.tasks = tasks
+        self._scan = None
+        self._load = None
+        self._pending_name: str | None = None
+        state.image_requested.connect(self._on_state_image_requested)
+        state.classes_edited.connect(self._on_state_classes_edited)
+
+    # folders ------------------------------------------------------------------------------------
+    def open_folder(self, folder: str | Path) -> None:
+        folder = str(folder)
+        if self._scan is not None:
+            self._scan.cancel()
+        self.scan_started.emit(folder)
+        self.state.message.emit(f"Opening {folder} ...")
+        task = self._scan = self.tasks.start(scan_folder, folder)
+        task.signals.finished.connect(lambda index, t=task: self._on_scan_finished(t, index))
+        task.signals.failed.connect(lambda message, _details: self.scan_failed.emit(message))
+
+    def _on_scan_finished(self, task, index) -> None:
+        if task is not self._scan:
+            return
+        self.state.set_index(index)
+        labeled = len(index.labeled)
+        self.state.message.emit(f"{index.root}: {len(index.samples)} images, {labeled} labeled")
+        if index.samples:
+            self.state.request_image(index.samples[0].name)
+        check = self.tasks.start(validate_index, index)
+        check.signals.finished.connect(
+            lambda problems, i=index: self.state.add_problems(problems) if self.state.index is i else None)
+
+    # images -------------------------------------------------------------------------------------
+    def _on_state_image_requested(self, name: str) -> None:
+        index = self.state.index
+        if index is None or index.sample(name) is None:
+            return
+        if self._load is not None:
+            self._load.cancel()
+        self._pending_name = name
+        task = self._load = self.tasks.start(load_document, index, name, self.state.predictions.get(name))
+        task.signals.finished.connect(lambda document, t=task: self._on_document_loaded(t, document))
+        task.signals.failed.connect(lambda message, _details, t=task: self._on_load_failed(t, message))
+
+    def _on_document_loaded(self, task, document: ImageDocument) -> None:
+        if task is not self._load:
+            return
+        self.state.set_document(document)
+        for warning in document.warnings:
+            self.state.message.emit(warning)
+
+    def _on_load_failed(self, task, message: str) -> None:
+        if task is self._load:
+            self.load_failed.emit(message)
+            self.state.message.emit(message)
+
+    # settings -----------------------------------------------------------------------------------
+    def _on_state_classes_edited(self) -> None:
+        """Write the edited class table beside the data (seglab.json)."""
+        from core.data.settings import DatasetSettings
+
+        classes = self.state.classes
+        index = self.state.index
+        if index is None:
+            return
+        try:
+            DatasetSettings(classes, index.settings.encoding).save(index.root)
+        except OSError as exc:
+            self.state.message.emit(f"{index.root}: the class table could not be saved ({exc.strerror}); "
+                                    "it is kept for this session")

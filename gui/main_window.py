@@ -1,0 +1,227 @@
+"""The main window: docks, menus, toolbar and status bar, wired to AppState in one place. No business logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget,
+                               QToolBar)
+
+from core.resources import resource_path
+from gui.browser.browser_widget import DatasetBrowserWidget
+from gui.browser.problems_widget import ProblemsWidget
+from gui.classes.class_panel import ClassPanelWidget
+from gui.controllers.dataset_controller import DatasetController
+from gui.empty_state import EmptyStateWidget
+from gui.state import AppState
+from gui.viewer.image_viewer import ImageViewerWidget
+from gui.viewer.levels_widget import LevelsWidget
+from gui.viewer.overlay_controls import OverlayControlsWidget
+from gui.workers import TaskRunner
+
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("SegLab")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.state = AppState(self)
+        self.tasks = TaskRunner(2, self)
+        self.datasets = DatasetController(self.state, self.tasks, self)
+
+        self.empty_state = EmptyStateWidget()
+        self.viewer = ImageViewerWidget(self.state)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.empty_state)
+        self.central.addWidget(self.viewer)
+        self.setCentralWidget(self.central)
+
+        self.browser = DatasetBrowserWidget(self.state)
+        self.problems = ProblemsWidget(self.state)
+        self.class_panel = ClassPanelWidget(self.state)
+        self.overlay_controls = OverlayControlsWidget(self.state)
+        self.levels = LevelsWidget(self.state)
+        self.docks = {
+            "browser": self._dock("Images", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "classes": self._dock("Classes", self.class_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            "overlay": self._dock("Overlay", self.overlay_controls, Qt.DockWidgetArea.RightDockWidgetArea),
+            "levels": self._dock("Contrast", self.levels, Qt.DockWidgetArea.RightDockWidgetArea),
+            "problems": self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
+        }
+        self.cursor_label = QLabel()
+        self.statusBar().addPermanentWidget(self.cursor_label)
+        self._build_actions()
+        self._build_menus()
+        self._connect()
+        self._restore_layout()
+        self._update_empty_state()
+
+    # construction -------------------------------------------------------------------------------
+    def _dock(self, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setStatusTip(tip)
+        action.setToolTip(f"{text} ({action.shortcut().toString()})" if shortcut is not None else text)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        keys = QKeySequence.StandardKey
+        self.open_action = self._action("&Open Folder…", self.choose_folder, keys.Open, "Open a folder of images")
+        self.sample_action = self._action("Open &Sample Dataset", self.open_sample,
+                                          tip="8 nuclei images (BBBC039, public domain), 6 with masks")
+        self.quit_action = self._action("&Quit", self.close, keys.Quit)
+        self.zoom_in_action = self._action("Zoom &In", self.viewer.zoom_in, keys.ZoomIn)
+        self.zoom_out_action = self._action("Zoom &Out", self.viewer.zoom_out, keys.ZoomOut)
+        self.fit_action = self._action("&Fit to Window", self.viewer.fit, "Ctrl+0")
+        self.actual_size_action = self._action("&Actual Size (1:1)", self.viewer.actual_size, "Ctrl+1")
+        self.next_action = self._action("&Next Image", self.browser.select_next, ["D", "Alt+Right"])
+        self.previous_action = self._action("&Previous Image", self.browser.select_previous, ["A", "Alt+Left"])
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.sample_action)
+        file_menu.addSeparator()
+        self.file_menu = file_menu
+        self.file_menu_end = file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        self.edit_menu = menu.addMenu("&Edit")
+        view_menu = menu.addMenu("&View")
+        for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_size_action):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.previous_action)
+        view_menu.addAction(self.next_action)
+        view_menu.addSeparator()
+        panels = view_menu.addMenu("&Panels")
+        for dock in self.docks.values():
+            panels.addAction(dock.toggleViewAction())
+        self.view_menu = view_menu
+        self.model_menu = menu.addMenu("&Model")
+        self.help_menu = menu.addMenu("&Help")
+        self.help_menu.addAction(self._action("&About SegLab", self.show_about))
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("toolbar_main")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (self.open_action, self.previous_action, self.next_action, self.fit_action,
+                       self.zoom_in_action, self.zoom_out_action):
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+        self._refresh_recent_menu()
+
+    def _connect(self) -> None:
+        self.empty_state.open_requested.connect(self.choose_folder)
+        self.empty_state.sample_requested.connect(self.open_sample)
+        self.empty_state.recent_chosen.connect(self.open_folder)
+        self.state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.state.dataset_changed.connect(self._update_empty_state)
+        self.state.dataset_changed.connect(self._update_title)
+        self.viewer.cursor_info.connect(self.cursor_label.setText)
+        self.datasets.scan_failed.connect(self._on_datasets_scan_failed)
+
+    # folders ------------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        start = self._recent_folders()[0] if self._recent_folders() else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if folder:
+            self.open_folder(folder)
+
+    def open_sample(self) -> None:
+        self.open_folder(str(resource_path("sample")))
+
+    def open_folder(self, folder: str) -> None:
+        if not Path(folder).is_dir():
+            QMessageBox.warning(self, "Folder not found", f"{folder}\n\nThis folder does not exist (any more).")
+            self._forget_recent(folder)
+            return
+        self._remember_recent(str(Path(folder).resolve()))
+        self.datasets.open_folder(folder)
+
+    def _on_datasets_scan_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Cannot open this folder", message)
+
+    def _recent_folders(self) -> list[str]:
+        value = self.settings.value("recent_folders", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, folder: str) -> None:
+        folders = [folder] + [f for f in self._recent_folders() if f != folder]
+        self.settings.setValue("recent_folders", folders[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _forget_recent(self, folder: str) -> None:
+        self.settings.setValue("recent_folders", [f for f in self._recent_folders() if f != folder])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        folders = self._recent_folders()
+        for folder in folders:
+            self.recent_menu.addAction(folder, lambda f=folder: self.open_folder(f))
+        self.recent_menu.setEnabled(bool(folders))
+        self.empty_state.set_recent(folders)
+
+    def _update_empty_state(self) -> None:
+        self.central.setCurrentWidget(self.viewer if self.state.index is not None else self.empty_state)
+
+    def _update_title(self) -> None:
+        index = self.state.index
+        self.setWindowTitle(f"{Path(index.root).name} — SegLab" if index is not None else "SegLab")
+
+    # drag and drop ------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and Path(urls[0].toLocalFile()).is_dir():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        self.open_folder(event.mimeData().urls()[0].toLocalFile())
+
+    # layout and closing -------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+            QTimer.singleShot(0, self, self._default_dock_sizes)
+        layout = self.settings.value("window/state")
+        if layout is not None:
+            self.restoreState(layout)
+
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.docks["problems"]], [110], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["browser"]], [300], Qt.Orientation.Horizontal)
+
+    def show_about(self) -> None:
+        from core import __version__
+
+        QMessageBox.about(self, "About SegLab",
+                          f"<b>SegLab {__version__}</b><br>Segment micrographs: label, train, predict, export. "
+                          "Runs offline on this computer.")
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.tasks.shutdown()
+        self.levels.shutdown()
+        self.browser.shutdown()
+        super().closeEvent(event)

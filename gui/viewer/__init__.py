@@ -1,0 +1,1 @@
+"""The image viewer: image and mask overlay, zoom and pan, display levels, overlay controls."""

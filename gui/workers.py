@@ -1,0 +1,125 @@
+"""Background tasks for the window: run a function on a thread pool, report progress with time left,
+accept cancellation, and deliver results through Qt signals on the GUI thread.
+
+The function receives a TaskContext; it calls ctx.progress(done, total) and checks ctx.cancelled().
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from core.errors import SegLabError
+
+
+class TaskCancelled(Exception):
+    """Raised inside a task by ctx.check_cancelled(); ends the task quietly."""
+
+
+class TaskSignals(QObject):
+    progress = Signal(int, int, float)  # done, total, seconds left (-1 unknown)
+    partial = Signal(object)  # a result delivered before the end (e.g. one predicted image)
+    finished = Signal(object)  # the function's return value
+    failed = Signal(str, str)  # message for the user, technical details
+    cancelled = Signal()
+
+
+class TaskContext:
+    """What a task function sees: progress, partial results and the cancel flag."""
+
+    def __init__(self, signals: TaskSignals, cancel_event: threading.Event):
+        self._signals = signals
+        self._cancel = cancel_event
+        self._start = time.perf_counter()
+
+    def progress(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self._start
+        eta = elapsed / done * (total - done) if done > 0 and total >= done else -1.0
+        self._signals.progress.emit(done, total, eta)
+
+    def partial(self, value) -> None:
+        self._signals.partial.emit(value)
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise TaskCancelled
+
+
+class BackgroundTask(QRunnable):
+    """fn(ctx, *args) on a pool thread. Keep a reference to the task while you need its signals."""
+
+    def __init__(self, fn: Callable, *args):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.signals = TaskSignals()
+        self._fn = fn
+        self._args = args
+        self._cancel = threading.Event()
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        try:
+            result = self._fn(TaskContext(self.signals, self._cancel), *self._args)
+        except TaskCancelled:
+            self.signals.cancelled.emit()
+        except SegLabError as exc:
+            self.signals.failed.emit(str(exc), traceback.format_exc())
+        except Exception as exc:  # still shown to the user, with details
+            self.signals.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        else:
+            if self._cancel.is_set():
+                self.signals.cancelled.emit()
+            else:
+                self.signals.finished.emit(result)
+        finally:
+            self.done.set()
+
+
+class TaskRunner(QObject):
+    """Owns a thread pool and the tasks it runs, so closing the window can cancel and wait for all of them."""
+
+    def __init__(self, max_threads: int = 2, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max_threads)
+        self._tasks: set[BackgroundTask] = set()
+
+    def start(self, fn: Callable, *args) -> BackgroundTask:
+        """Queue fn(ctx, *args). It starts once control returns to the event loop, so the caller can connect
+        to the task's signals first and no result of a very fast task is lost."""
+        task = BackgroundTask(fn, *args)
+        self._tasks.add(task)
+        for signal in (task.signals.finished, task.signals.failed, task.signals.cancelled):
+            signal.connect(lambda *_, t=task: self._tasks.discard(t))
+        QTimer.singleShot(0, self, lambda: self._launch(task))
+        return task
+
+    def _launch(self, task: BackgroundTask) -> None:
+        if task.is_cancelled:
+            task.signals.cancelled.emit()
+            task.done.set()
+        else:
+            self.pool.start(task)
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel everything and wait; True when all tasks ended in time. Queued tasks never start."""
+        self.cancel_all()
+        return self.pool.waitForDone(timeout_ms)
