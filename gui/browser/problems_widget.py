@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QStackedWidget,
     QStyle,
     QTableView,
@@ -131,6 +132,8 @@ class KindFilterModel(QSortFilterProxyModel):
 
 
 class ProblemsWidget(QWidget):
+    encoding_requested = Signal()  # the user wants to change how masks are read
+
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -165,6 +168,10 @@ class ProblemsWidget(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.summary, 1)
+        self.encoding_button = QPushButton("How Masks Are Read…")
+        self.encoding_button.setToolTip("Masks hold values that are not classes: tell SegLab how they store classes")
+        self.encoding_button.clicked.connect(self.encoding_requested)
+        bar.addWidget(self.encoding_button)
         bar.addWidget(self.kind_filter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -188,6 +195,7 @@ class ProblemsWidget(QWidget):
         else:
             self.empty_label.setText("✔ No problems found: every image has a readable mask of the right size.")
         self.pages.setCurrentWidget(self.table if self.model.problems else self.empty_label)
+        self.encoding_button.setVisible(any(p.kind == "bad_values" for p in self.model.problems))
 
     def _fill_kind_filter(self) -> None:
         """'All kinds (n)' then each kind present with its count; the chosen kind stays chosen."""

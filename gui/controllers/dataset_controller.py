@@ -60,6 +60,7 @@ class DatasetController(QObject):
     scan_started = Signal(str)  # folder
     scan_failed = Signal(str)  # message naming the folder and the problem
     load_failed = Signal(str)  # message naming the file and the problem
+    validated = Signal()  # the deep check of the open folder finished and its problems are in AppState
 
     def __init__(self, state: AppState, tasks: TaskRunner, parent: QObject | None = None):
         super().__init__(parent)
@@ -91,8 +92,12 @@ class DatasetController(QObject):
         if index.samples:
             self.state.request_image(index.samples[0].name)
         check = self.tasks.start(validate_index, index)
-        check.signals.finished.connect(
-            lambda problems, i=index: self.state.add_problems(problems) if self.state.index is i else None)
+        check.signals.finished.connect(lambda problems, i=index: self._on_validated(i, problems))
+
+    def _on_validated(self, index, problems) -> None:
+        if self.state.index is index:
+            self.state.add_problems(problems)
+            self.validated.emit()
 
     # images -------------------------------------------------------------------------------------
     def _on_state_image_requested(self, name: str) -> None:
@@ -119,6 +124,22 @@ class DatasetController(QObject):
             self.state.message.emit(message)
 
     # settings -----------------------------------------------------------------------------------
+    def set_mask_encoding(self, encoding) -> bool:
+        """Save how masks are read (seglab.json) and scan the folder again; False if it could not be saved."""
+        from core.data.settings import DatasetSettings
+
+        index = self.state.index
+        if index is None:
+            return False
+        try:
+            DatasetSettings(self.state.classes, encoding).save(index.root)
+        except OSError as exc:
+            self.scan_failed.emit(f"{index.root}: the settings could not be saved ({exc.strerror}); "
+                                  "is the folder read-only?")
+            return False
+        self.open_folder(index.root)
+        return True
+
     def _on_state_classes_edited(self) -> None:
         """Write the edited class table beside the data (seglab.json)."""
         from core.data.settings import DatasetSettings
