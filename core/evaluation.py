@@ -1,4 +1,4 @@
-"""Score a model against ground truth: predict every labelled image of a dataset and accumulate
+"""Score a model against ground truth: predict every labeled image of a dataset and accumulate
 confusion matrices per image and over the whole set."""
 
 from __future__ import annotations
@@ -62,14 +62,14 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
                    progress: Callable[[int, int, float], None] | None = None,
                    cancel: Callable[[], bool] | None = None,
                    on_result: Callable[[str, np.ndarray], None] | None = None) -> Evaluation:
-    """Predict each labelled image with `predictor` (core.inference.Predictor) and compare with its mask.
+    """Predict each labeled image with `predictor` (core.inference.Predictor) and compare with its mask.
     Unreadable images or masks are listed in failures; the rest are scored."""
     from core.inference import Cancelled
 
     index = DatasetIndex.scan(data_dir)
     labeled = index.labeled
     if not labeled:
-        raise DatasetError("no labelled images to evaluate against; the folder needs ground-truth masks", data_dir)
+        raise DatasetError("no labeled images to evaluate against; the folder needs ground-truth masks", data_dir)
     classes = predictor.spec.classes
     results: list[ImageResult] = []
     failures: list[tuple[str, str]] = []

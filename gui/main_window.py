@@ -84,6 +84,8 @@ class MainWindow(QMainWindow):
         self.sample_action = self._action("Open &Sample Dataset", self.open_sample,
                                           tip="8 nuclei images (BBBC039, public domain), 6 with masks")
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
+        self.encoding_action = self._action("How Masks Are &Read…", self.edit_mask_encoding,
+                                            tip="Set how this dataset's masks store classes (saved in seglab.json)")
         self.zoom_in_action = self._action("Zoom &In", self.viewer.zoom_in, keys.ZoomIn)
         self.zoom_out_action = self._action("Zoom &Out", self.viewer.zoom_out, keys.ZoomOut)
         self.fit_action = self._action("&Fit to Window", self.viewer.fit, "Ctrl+0")
@@ -98,6 +100,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.sample_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.encoding_action)
         self.file_menu = file_menu
         self.file_menu_end = file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -136,6 +139,7 @@ class MainWindow(QMainWindow):
         self.state.dataset_changed.connect(self._update_title)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
         self.datasets.scan_failed.connect(self._on_datasets_scan_failed)
+        self.problems.encoding_requested.connect(self.edit_mask_encoding)
 
     # folders ------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -154,6 +158,19 @@ class MainWindow(QMainWindow):
             return
         self._remember_recent(str(Path(folder).resolve()))
         self.datasets.open_folder(folder)
+
+    def edit_mask_encoding(self) -> None:
+        from gui.mask_encoding_dialog import MaskEncodingDialog
+
+        index = self.state.index
+        if index is None:
+            QMessageBox.information(self, "No folder open", "Open a folder first.")
+            return
+        current = index.sample(self.state.current_name) if self.state.current_name else None
+        sample_mask = current.mask if current is not None else next((s.mask for s in index.labeled if s.mask), None)
+        dialog = MaskEncodingDialog(index.settings.encoding, self.state.classes, sample_mask, self)
+        if dialog.exec():
+            self.datasets.set_mask_encoding(dialog.encoding())
 
     def _on_datasets_scan_failed(self, message: str) -> None:
         QMessageBox.warning(self, "Cannot open this folder", message)

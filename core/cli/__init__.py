@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.add_parser("open", help="open the window on a folder (same as `seglab DIR`)").add_argument(
         "folder", help="folder of images")
-    add_train_arguments(commands.add_parser("train", help="train or fine-tune a model on a labelled folder"))
+    add_train_arguments(commands.add_parser("train", help="train or fine-tune a model on a labeled folder"))
     add_predict_arguments(commands.add_parser("predict", help="write a mask for every image of a folder"))
     add_evaluate_arguments(commands.add_parser("evaluate", help="score a model against ground truth masks"))
     return parser

@@ -29,7 +29,7 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
     index = DatasetIndex.scan(config.data_dir)
     labeled = index.labeled
     if not labeled:
-        raise TrainingError("no labelled images: add masks (e.g. images/ + masks/ with the same names) "
+        raise TrainingError("no labeled images: add masks (e.g. images/ + masks/ with the same names) "
                             "or label images in SegLab first", index.root)
     classes = index.settings.classes
     train_names, val_names = split_names([s.name for s in labeled], config.val_fraction, config.seed,
@@ -61,6 +61,6 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
     train = [loaded[n] for n in train_names if n in loaded]
     val = [loaded[n] for n in val_names if n in loaded and n in val_set]
     if not train:
-        raise TrainingError("none of the labelled images could be used for training:\n" + "\n".join(skipped[:10]),
+        raise TrainingError("none of the labeled images could be used for training:\n" + "\n".join(skipped[:10]),
                             index.root)
     return TrainingData(train, val, tuple(skipped), classes, in_channels or 1)

@@ -114,7 +114,7 @@ def test_folder_without_labels_fails_clearly(tmp_path):
     data = write_dataset(tmp_path / "data", count=3)
     for mask in (data / "masks").iterdir():
         mask.unlink()
-    with pytest.raises(TrainingError, match="no labelled images"):
+    with pytest.raises(TrainingError, match="no labeled images"):
         run_all(Trainer(tiny_config(data, tmp_path / "m.safetensors")))
 
 
