@@ -21,16 +21,17 @@ RGB = tuple[int, int, int]
 def parse_colour(value: str | list | tuple) -> RGB:
     """'#RRGGBB' or [r, g, b] -> (r, g, b)."""
     if isinstance(value, str):
-        text = value.lstrip("#")
+        text = value.strip().lstrip("#")
         if len(text) != 6:
             raise ConfigError(f"colour {value!r} is not of the form #RRGGBB")
         try:
             return (int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16))
         except ValueError:
             raise ConfigError(f"colour {value!r} is not of the form #RRGGBB") from None
-    if len(value) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in value):
-        raise ConfigError(f"colour {value!r} must be three integers 0-255")
-    return (value[0], value[1], value[2])
+    if not isinstance(value, list | tuple | np.ndarray) or len(value) != 3 or not all(
+            isinstance(c, int | np.integer) and not isinstance(c, bool) and 0 <= c <= 255 for c in value):
+        raise ConfigError(f"colour {value!r} must be #RRGGBB or three integers 0-255")
+    return (int(value[0]), int(value[1]), int(value[2]))
 
 
 def colour_hex(colour: RGB) -> str:
@@ -134,7 +135,7 @@ class ClassTable:
 
     def with_added(self, name: str | None = None, colour: RGB | None = None) -> ClassTable:
         index = len(self)
-        spec = ClassSpec(index, name or f"class {index}", colour or default_colour(index))
+        spec = ClassSpec(index, name or f"class {index}", default_colour(index) if colour is None else parse_colour(colour))
         return ClassTable(self.classes + (spec,))
 
     def resized(self, count: int) -> ClassTable:

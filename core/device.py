@@ -47,16 +47,26 @@ def _cpu_name() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
-def _cuda_problem(torch) -> str | None:
-    """Why CUDA is unusable although a GPU is present, or None when it works."""
-    if torch.version.cuda is None:
-        return "an NVIDIA GPU is present but this PyTorch is a CPU-only build; install the CUDA build of torch"
+_cuda_warnings: list[str] = []  # why CUDA failed to start, as torch said it: it says so only once a process
+
+
+def _cuda_available(torch) -> bool:
+    """torch.cuda.is_available(), keeping its warning (e.g. 'driver too old') for the note instead of stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         available = torch.cuda.is_available()
-    if available:
-        return None
-    detail = "; ".join(str(w.message).splitlines()[0] for w in caught) or "the driver may be too old or missing"
+    for warning in caught:
+        line = str(warning.message).splitlines()[0]
+        if line not in _cuda_warnings:
+            _cuda_warnings.append(line)
+    return available
+
+
+def _cuda_problem(torch) -> str:
+    """Why CUDA is unusable although an NVIDIA driver is present."""
+    if torch.version.cuda is None:
+        return "an NVIDIA GPU is present but this PyTorch is a CPU-only build; install the CUDA build of torch"
+    detail = "; ".join(_cuda_warnings) or "the driver may be too old or missing"
     return f"an NVIDIA GPU is present but PyTorch cannot use it ({detail})"
 
 
@@ -64,12 +74,14 @@ def select_device(requested: str = "auto") -> DeviceInfo:
     """Pick the device. 'auto' prefers CUDA, then MPS, then CPU; an explicit choice that cannot work raises."""
     import torch
 
-    requested = (requested or "auto").lower()
-    if requested not in DEVICE_CHOICES and not requested.startswith("cuda:"):
-        raise ConfigError(f"unknown device {requested!r}; choose one of: {', '.join(DEVICE_CHOICES)}")
+    requested = (requested or "auto").strip().lower()
+    numbered = requested.startswith("cuda:") and requested[5:].isdigit()
+    if requested not in DEVICE_CHOICES and not numbered:
+        raise ConfigError(f"unknown device {requested!r}; choose one of: {', '.join(DEVICE_CHOICES)} "
+                          "(or cuda:N for GPU number N)")
     if requested.startswith("cuda") or requested == "auto":
-        if torch.cuda.is_available():
-            index = int(requested.split(":")[1]) if ":" in requested else 0
+        if _cuda_available(torch):
+            index = int(requested[5:]) if numbered else 0
             if index >= torch.cuda.device_count():
                 raise ConfigError(f"there is no CUDA device {index}; this machine has {torch.cuda.device_count()}")
             props = torch.cuda.get_device_properties(index)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -18,6 +20,12 @@ class AugmentConfig:
     scale: float = 0.2
     brightness: float = 0.1
     contrast: float = 0.1
+
+    def __post_init__(self):
+        if not 0.0 <= self.scale < 0.9:
+            raise ConfigError(f"the scale augmentation must be at least 0 and below 0.9, got {self.scale}")
+        if self.brightness < 0 or self.contrast < 0:
+            raise ConfigError("brightness and contrast augmentation cannot be negative")
 
     @classmethod
     def none(cls) -> AugmentConfig:
@@ -45,7 +53,7 @@ def augment_pair(image: np.ndarray, mask: np.ndarray, patch_size: int, config: A
     flipped/rotated alike, then brightness/contrast on the image only."""
     if image.shape[1] != patch_size:
         image = np.stack([cv2.resize(c, (patch_size, patch_size), interpolation=cv2.INTER_LINEAR) for c in image])
-        mask = cv2.resize(mask, (patch_size, patch_size), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.resize(mask, (patch_size, patch_size), interpolation=cv2.INTER_NEAREST_EXACT)
     if config.flips and rng.random() < 0.5:
         image, mask = image[:, :, ::-1], mask[:, ::-1]
     if config.flips and rng.random() < 0.5:

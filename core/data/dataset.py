@@ -15,18 +15,18 @@ from core.errors import ConfigError
 from core.io.images import Normalisation
 
 FOREGROUND_FRACTION = 0.33
-"""Share of training patches centred on a labelled non-background pixel, so small classes are seen."""
+"""Share of training patches centred on a labeled non-background pixel, so small classes are seen."""
 _MAX_FOREGROUND_POINTS = 20_000
 
 
 @dataclass(frozen=True)
 class LoadedSample:
-    """One labelled image in memory: native pixels, its whole-image normalisation levels, its index mask."""
+    """One labeled image in memory: native pixels, its whole-image normalisation levels, its index mask."""
 
     name: str
     image: np.ndarray  # (H, W, C), native dtype
     levels: np.ndarray  # (C, 2): per-channel (lo, hi) from Normalisation.levels on the whole image
-    mask: np.ndarray  # (H, W) class indices, IGNORE_INDEX = unlabelled
+    mask: np.ndarray  # (H, W) class indices, IGNORE_INDEX = unlabeled
 
     @classmethod
     def create(cls, name: str, image: np.ndarray, mask: np.ndarray, normalisation: Normalisation) -> LoadedSample:
@@ -34,7 +34,7 @@ class LoadedSample:
         return cls(name, planes, normalisation.levels(image), mask)
 
     def foreground_points(self) -> np.ndarray:
-        """Up to 20,000 (y, x) positions of labelled non-background pixels."""
+        """Up to 20,000 (y, x) positions of labeled non-background pixels."""
         flat = np.flatnonzero((self.mask > 0) & (self.mask != IGNORE_INDEX))
         if flat.size > _MAX_FOREGROUND_POINTS:
             flat = flat[:: flat.size // _MAX_FOREGROUND_POINTS]
@@ -87,7 +87,7 @@ class PatchDataset(torch.utils.data.Dataset):
     def __init__(self, samples: list[LoadedSample], patch_size: int, augment: AugmentConfig,
                  length: int, seed: int = 0):
         if not samples:
-            raise ConfigError("no labelled images to train on")
+            raise ConfigError("no labeled images to train on")
         self.samples = samples
         self.patch_size = patch_size
         self.augment = augment
@@ -123,7 +123,7 @@ class PatchDataset(torch.utils.data.Dataset):
 
 
 class ValidationTiles(torch.utils.data.Dataset):
-    """Every validation image cut into a fixed grid of tiles; padding is labelled IGNORE_INDEX."""
+    """Every validation image cut into a fixed grid of tiles; padding is labeled IGNORE_INDEX."""
 
     def __init__(self, samples: list[LoadedSample], tile_size: int):
         self.samples = samples

@@ -1,6 +1,8 @@
 """Atomic file writes: write a temporary file beside the target, flush it to disk, then os.replace.
 
-A crash or a full disk mid-write leaves the previous file intact and no half-written target.
+A crash or a full disk mid-write leaves the previous file intact and no half-written target. The new file
+gets the previous file's permissions, or the usual ones for a new file (0666 less the umask), so files
+on a shared drive stay readable by colleagues.
 """
 
 from __future__ import annotations
@@ -8,9 +10,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+_NAME_ATTEMPTS = 100
+
+
+def _create_temp(target: Path) -> Path:
+    """A new empty file beside the target, hidden, keeping its suffix; created 0666 less the umask."""
+    for _ in range(_NAME_ATTEMPTS):
+        tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 @contextlib.contextmanager
@@ -20,13 +37,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     The temporary file keeps the target's suffix so writers that pick a format by suffix work.
     """
     target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_temp(target)
     try:
+        mode = stat.S_IMODE((target if target.exists() else tmp).stat().st_mode)
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # writers that recreate the file would otherwise leave their own mode
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

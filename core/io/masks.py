@@ -32,10 +32,13 @@ def ignore_index_for(class_count: int) -> int:
 class MaskEncoding:
     """How raw mask pixels become class indices; saved in the dataset settings so the user sets it once.
 
-    mode: auto (detect per file), index (values are classes), binary (value > threshold is class 1),
+    mode: auto (detect per file: 0/255 or 0/65535 masks are binary, other values are classes),
+          index (values are classes), binary (value > threshold is class 1),
           colour (RGB colours of the class table).
     channel: use only this channel of a multi-channel mask (0 = red), e.g. BBBC039's red channel.
-    value_map: raw value -> class, applied in index mode (e.g. {0: 1, 255: 0} to swap ISBI's polarity).
+    value_map: stored value -> new value, applied first to the stored values (of `channel`) in auto, index
+          and binary mode; values not listed stay. In auto mode a value_map means the mapped values are
+          class indices. E.g. {0: 1, 255: 0} makes ISBI's black membranes class 1. Accepts a dict.
     """
 
     mode: str = "auto"
@@ -46,6 +49,20 @@ class MaskEncoding:
     def __post_init__(self):
         if self.mode not in MASK_MODES:
             raise ConfigError(f"unknown mask mode {self.mode!r}; choose one of: {', '.join(MASK_MODES)}")
+        if self.channel is not None and self.channel < 0:
+            raise ConfigError(f"the mask channel must be 0 or more, got {self.channel}")
+        pairs = self.value_map.items() if isinstance(self.value_map, dict) else self.value_map
+        try:
+            value_map = tuple(sorted((int(k), int(v)) for k, v in pairs))
+        except (TypeError, ValueError):
+            raise ConfigError(f"mask value map {self.value_map!r} must map whole numbers to whole numbers") from None
+        if any(not (0 <= k <= 65535 and 0 <= v <= 65535) for k, v in value_map):
+            raise ConfigError(f"mask value map {dict(value_map)} must map values 0..65535 to values 0..65535")
+        if len({k for k, _ in value_map}) != len(value_map):
+            raise ConfigError(f"mask value map {value_map} lists a value twice")
+        if value_map and self.mode == "colour":
+            raise ConfigError("a value map does not apply to colour masks; use index, binary or auto mode")
+        object.__setattr__(self, "value_map", value_map)
 
     def to_json(self) -> dict:
         return {
@@ -72,10 +89,11 @@ class MaskEncoding:
 
     def describe(self) -> str:
         where = "" if self.channel is None else f" of channel {'RGBA'[self.channel] if self.channel < 4 else self.channel}"
+        mapped = f", after mapping {dict(self.value_map)}" if self.value_map else ""
         if self.mode == "binary":
-            return f"binary: value{where} > {self.threshold} is class 1"
-        if self.mode == "index":
-            return f"index values{where}" + (f", mapped {dict(self.value_map)}" if self.value_map else "")
+            return f"binary: value{where} > {self.threshold} is class 1{mapped}"
+        if self.mode == "index" or self.value_map:
+            return f"index values{where}{mapped}"
         return "colours of the class table" if self.mode == "colour" else "detected per file"
 
 
@@ -111,34 +129,42 @@ def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classe
         data = data[:, :, 0]
     if data.ndim == 3:
         data = data[:, :, :3]
+        if encoding.mode == "colour":
+            return _decode_colours(data, classes, path)
         if _channels_equal(data):
             data = data[:, :, 0]
-        elif encoding.mode in ("auto", "index") and single_nonzero_channel(data) is not None:
+        elif single_nonzero_channel(data) is not None:
             data = data[:, :, single_nonzero_channel(data)]
-        else:
-            if encoding.mode not in ("auto", "colour"):
-                raise MaskFormatError(f"a colour mask cannot be read in {encoding.mode} mode; choose colour mode "
-                                      "or a single channel", path)
+        elif encoding.mode == "auto":
             return _decode_colours(data, classes, path)
-    if data.dtype.kind == "f":
-        if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
-            raise MaskFormatError("a float mask must hold whole class numbers", path)
-    if data.dtype.kind in "iuf" and data.size and (data.min() < 0 or data.max() > 65535):
-        raise MaskFormatError(f"mask values {data.min()}..{data.max()} are outside 0..65535", path)
-    mode = encoding.mode
-    if mode == "colour":
+        else:
+            raise MaskFormatError(f"a colour mask cannot be read in {encoding.mode} mode; choose colour mode "
+                                  "or a single channel", path)
+    if encoding.mode == "colour":
         raise MaskFormatError("colour mode needs an RGB mask; this one has a single channel", path)
+    data = _whole_numbers(data, path)
+    mode = encoding.mode
+    if encoding.value_map:
+        data = _apply_value_map(data, encoding.value_map)
+        mode = "index" if mode == "auto" else mode
+    threshold = encoding.threshold
     if mode == "auto":
-        mode = "binary" if _looks_binary(data) else "index"
-        threshold = 127
-    else:
-        threshold = encoding.threshold
+        mode, threshold = ("binary", 127) if _looks_binary(data) else ("index", threshold)
     if mode == "binary":
         return (data > threshold).astype(np.uint8)
-    out = data.astype(np.uint16 if data.max(initial=0) > 255 else np.uint8, copy=False)
-    if encoding.value_map:
-        out = _apply_value_map(out, encoding.value_map)
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(data)
+
+
+def _whole_numbers(data: np.ndarray, path) -> np.ndarray:
+    """A single-channel mask as uint8 (uint16 when values pass 255); refuses fractions and values out of range."""
+    if data.dtype.kind == "f" and (not np.all(np.isfinite(data)) or np.any(data != np.round(data))):
+        raise MaskFormatError("a float mask must hold whole class numbers", path)
+    if data.dtype.kind not in "iufb":
+        raise MaskFormatError(f"mask pixels of type {data.dtype} are not class numbers", path)
+    low, high = (data.min(), data.max()) if data.size else (0, 0)
+    if low < 0 or high > 65535:
+        raise MaskFormatError(f"mask values {low}..{high} are outside 0..65535", path)
+    return data.astype(np.uint16 if high > 255 else np.uint8, copy=False)
 
 
 def read_mask(path: str | Path, encoding: MaskEncoding = MaskEncoding(),
@@ -179,7 +205,8 @@ def _apply_value_map(mask: np.ndarray, value_map: tuple[tuple[int, int], ...]) -
     lut = np.arange(size, dtype=np.uint16 if top > 255 else np.uint8)
     for raw_value, class_index in value_map:
         lut[raw_value] = class_index
-    return lut[mask]
+    mapped = lut[mask]
+    return mapped.astype(np.uint8) if mapped.dtype != np.uint8 and mapped.max(initial=0) <= 255 else mapped
 
 
 def _decode_colours(rgb: np.ndarray, classes: ClassTable | None, path) -> np.ndarray:
@@ -213,19 +240,25 @@ def write_mask(path: str | Path, mask: np.ndarray, classes: ClassTable) -> Path:
     path = Path(path)
     if mask.ndim != 2:
         raise MaskFormatError(f"an index mask must be 2-D, got shape {mask.shape}", path)
+    if mask.dtype.kind not in "iub":
+        raise MaskFormatError(f"an index mask must hold integers, got {mask.dtype}", path)
     suffix = path.suffix.lower()
+    if suffix not in (".png",) + TIFF_EXTENSIONS:
+        raise MaskFormatError("masks are saved as .png or .tif", path)
+    wide = len(classes) > MAX_PNG_CLASSES
+    if suffix == ".png" and wide:
+        raise MaskFormatError(f"{len(classes)} classes do not fit an 8-bit PNG; save as .tif", path)
+    top = 65535 if wide else 255
+    if mask.size and (mask.min() < 0 or mask.max() > top):
+        raise MaskFormatError(f"mask values {mask.min()}..{mask.max()} do not fit a {'16' if wide else '8'}-bit "
+                              f"mask of {len(classes)} classes (0..{top})", path)
+    data = np.ascontiguousarray(mask, np.uint16 if wide else np.uint8)
     if suffix == ".png":
-        if len(classes) > MAX_PNG_CLASSES or mask.max(initial=0) > 255:
-            raise MaskFormatError(f"{len(classes)} classes do not fit an 8-bit PNG; save as .tif", path)
-        image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), np.ascontiguousarray(mask, np.uint8).tobytes())
+        image = Image.frombytes("P", (data.shape[1], data.shape[0]), data.tobytes())
         image.putpalette(_palette_bytes(classes))
         write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
-    elif suffix in TIFF_EXTENSIONS:
-        dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16
-        data = np.ascontiguousarray(mask, dtype)
-        write_atomic(path, lambda tmp: tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib"))
     else:
-        raise MaskFormatError("masks are saved as .png or .tif", path)
+        write_atomic(path, lambda tmp: tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib"))
     return path
 
 

@@ -14,6 +14,9 @@ from core.io.masks import out_of_range_values
 from core.training.config import TrainConfig
 
 
+MAX_TRAINING_CLASSES = 255
+
+
 @dataclass(frozen=True)
 class TrainingData:
     train: list[LoadedSample]
@@ -24,14 +27,18 @@ class TrainingData:
 
 
 def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
-                          cancel: Callable[[], bool] | None = None) -> TrainingData:
-    """Scan, split and load. in_channels: forced by a model being fine-tuned, else taken from the first image."""
+                          cancel: Callable[[], bool] | None = None) -> TrainingData | None:
+    """Scan, split and load; None when cancel() turned true meanwhile.
+    in_channels: forced by a model being fine-tuned, else taken from the first image."""
     index = DatasetIndex.scan(config.data_dir)
     labeled = index.labeled
     if not labeled:
         raise TrainingError("no labeled images: add masks (e.g. images/ + masks/ with the same names) "
                             "or label images in SegLab first", index.root)
     classes = index.settings.classes
+    if len(classes) > MAX_TRAINING_CLASSES:
+        raise TrainingError(f"SegLab trains up to {MAX_TRAINING_CLASSES} classes (255 marks unlabeled pixels); "
+                            f"this dataset has {len(classes)}", index.root)
     train_names, val_names = split_names([s.name for s in labeled], config.val_fraction, config.seed,
                                          config.val_names)
     val_set = set(val_names)
@@ -39,7 +46,7 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
     skipped: list[str] = []
     for sample in labeled:
         if cancel is not None and cancel():
-            break
+            return None
         try:
             image = index.load_image(sample)
             mask = index.load_mask(sample)

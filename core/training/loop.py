@@ -96,6 +96,10 @@ class Trainer:
     def _run(self) -> Iterator[TrainingReport]:
         started = time.perf_counter()
         run = self._prepare()
+        if run is None:  # stopped while the images were loading
+            yield TrainingFinished("stopped", 0, 0, None, None, str(self.config.checkpoint_path),
+                                   time.perf_counter() - started)
+            return
         config = run.config
         yield TrainingStarted(
             device=run.device.describe(), device_note=run.device.note, epochs=config.epochs,
@@ -128,7 +132,7 @@ class Trainer:
                                config.output if run.best_epoch else None, str(config.checkpoint_path),
                                time.perf_counter() - started, run.best_metrics)
 
-    def _prepare(self) -> _Run:
+    def _prepare(self) -> _Run | None:
         config, state = self._resolve_resume()
         base = init_model_spec(config)
         check_model_choice(config, base)
@@ -137,6 +141,8 @@ class Trainer:
         if base is not None:  # a fine-tuned model keeps the input scaling it learned with
             config = replace(config, normalisation=base.normalisation)
         data = prepare_training_data(config, base.in_channels if base else None, cancel=self._stop.is_set)
+        if data is None:
+            return None
         setup = build_model(config, data.classes, data.in_channels)
         setup.model.to(device.torch_device, memory_format=torch.channels_last)
         optimizer = build_optimizer(config, setup.model)
