@@ -20,6 +20,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 TIFF_EXTENSIONS = (".tif", ".tiff")
 _MAX_CHANNELS_FIRST = 16
 _PERCENTILE_SAMPLES = 1_000_000
+_HISTOGRAM_BLOCK = 4_000_000  # pixels per bincount call
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -216,6 +217,16 @@ def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
     raise ConfigError(f"cannot turn a {have}-channel image into {channels} channels")
 
 
+def integer_histogram(plane: np.ndarray) -> np.ndarray:
+    """Counts of every value of a uint8/uint16 plane, in row blocks so a huge image never gets an int64 copy."""
+    counts = np.zeros(256 if plane.dtype == np.uint8 else 65536, dtype=np.int64)
+    rows = max(1, _HISTOGRAM_BLOCK // max(plane.shape[1], 1))
+    for top in range(0, plane.shape[0], rows):
+        block = plane[top: top + rows].ravel()
+        counts[: int(block.max(initial=0)) + 1] += np.bincount(block)
+    return counts
+
+
 def percentile_levels(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:
     """Per-channel (lo, hi) intensity percentiles, shape (C, 2); exact for integer images, sampled for float."""
     planes = image[:, :, None] if image.ndim == 2 else image
@@ -223,7 +234,7 @@ def percentile_levels(image: np.ndarray, low: float = 0.5, high: float = 99.5) -
     for c in range(planes.shape[2]):
         plane = planes[:, :, c]
         if plane.dtype in (np.uint8, np.uint16):
-            counts = np.bincount(plane.ravel(), minlength=1)
+            counts = integer_histogram(plane)
             cumulative = np.cumsum(counts) / plane.size
             lo = int(np.searchsorted(cumulative, low / 100.0))
             hi = int(np.searchsorted(cumulative, high / 100.0))
