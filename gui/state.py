@@ -55,6 +55,8 @@ class ImageDocument:
     prediction: np.ndarray | None = None
     channel: int | None = None  # None: gray or RGB composite; else one channel shown
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    annotation_stamp: object | None = None  # core.io.mask_saving.FileStamp of the annotation files when read
+    mask_unreadable: bool = False  # the image has a mask file that could not be read (saving asks first)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -76,6 +78,7 @@ class AppState(QObject):
     mask_changed = Signal(object)  # (top, left, bottom, right) region that changed, or None for all
     prediction_changed = Signal(str)  # sample name whose prediction arrived or changed
     status_changed = Signal(str)  # sample name whose SampleStatus changed
+    mask_saved = Signal(str)  # sample name whose edited mask was written to the dataset
     overlay_changed = Signal()
     current_class_changed = Signal(int)
     message = Signal(str)  # a short line for the status bar
@@ -95,12 +98,13 @@ class AppState(QObject):
         self.model_path: str | None = None  # the model the window works with
 
     # dataset ------------------------------------------------------------------------------------
-    def set_index(self, index) -> None:
+    def set_index(self, index, predictions: dict[str, str] | None = None) -> None:
+        """A newly opened folder (or None), with the predictions already stored for it (name -> file)."""
         self.index = index
         self.problems = tuple(index.problems) if index is not None else ()
         self.classes = index.settings.classes if index is not None else ClassTable.default(2)
         self.document = None
-        self.predictions = {}
+        self.predictions = dict(predictions or {})
         self.edited = set()
         self.dataset_changed.emit()
         self.classes_changed.emit()
@@ -120,6 +124,18 @@ class AppState(QObject):
         self.classes_changed.emit()
         if edited:
             self.classes_edited.emit()
+
+    def update_sample(self, sample) -> None:
+        """A sample's annotation files changed (e.g. a new mask was saved): the index pairs it so now."""
+        index = self.index
+        if index is None or index.sample(sample.name) == sample:
+            return
+        samples = tuple(sample if s.name == sample.name else s for s in index.samples)
+        self.index = replace(index, samples=samples)
+        if sample.labeled:
+            self.problems = tuple(p for p in self.problems if not (p.kind == "unlabeled" and p.path == sample.image))
+            self.problems_changed.emit()
+        self.status_changed.emit(sample.name)
 
     def sample_status(self, name: str) -> SampleStatus:
         sample = self.index.sample(name) if self.index is not None else None

@@ -119,7 +119,7 @@ def read_raw_mask(path: str | Path) -> np.ndarray:
 
 def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classes: ClassTable | None = None,
                 path: str | Path | None = None) -> np.ndarray:
-    """Raw mask pixels -> (H, W) index mask, as the encoding says."""
+    """Raw mask pixels -> (H, W) index mask, as the encoding says. The result is a writable array of its own."""
     data = raw
     if encoding.channel is not None:
         if data.ndim != 3 or encoding.channel >= data.shape[2]:
@@ -152,7 +152,8 @@ def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classe
         mode, threshold = ("binary", 127) if _looks_binary(data) else ("index", threshold)
     if mode == "binary":
         return (data > threshold).astype(np.uint8)
-    return np.ascontiguousarray(data)
+    fresh = data.flags.writeable and not np.may_share_memory(data, raw)
+    return np.ascontiguousarray(data) if fresh else np.array(data, order="C", copy=True)
 
 
 def _whole_numbers(data: np.ndarray, path) -> np.ndarray:

@@ -49,7 +49,8 @@ class CanvasTool:
       so a tool can follow the pointer (e.g. the brush outline). Use cosmetic pens (width in screen
       pixels) or canvas.zoom for outlines that keep their on-screen size.
     - key_press(event: QKeyEvent): Enter, Esc, Delete, number keys... leave(): the pointer left the canvas.
-    Always handled by the canvas, never sent to the tool: the wheel (zoom), middle-button drag and
+    - wheel(steps, modifiers): only while a modifier is held; the plain wheel always zooms.
+    Always handled by the canvas, never sent to the tool: the plain wheel (zoom), middle-button drag and
     Space + drag (pan). After changing state.document.mask in place, a tool calls
     state.notify_mask_edited((top, left, bottom, right)) and the overlay repaints just that region.
     """
@@ -73,6 +74,10 @@ class CanvasTool:
         return False
 
     def key_press(self, event: QKeyEvent) -> bool:
+        return False
+
+    def wheel(self, steps: float, modifiers: Qt.KeyboardModifier) -> bool:
+        """The wheel turned `steps` notches with a modifier held (e.g. Ctrl: brush size); True: used."""
         return False
 
     def leave(self) -> None:
@@ -182,6 +187,10 @@ class ImageCanvas(QGraphicsView):
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
+        modifiers = event.modifiers()
+        if steps and modifiers and self.tool is not None and self.tool.wheel(steps, modifiers):
+            event.accept()
+            return
         if steps:
             self.zoom_to(self.zoom * ZOOM_STEP ** steps, event.position().toPoint())
         event.accept()

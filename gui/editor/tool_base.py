@@ -1,0 +1,47 @@
+"""What every editing tool shares: the controller it works for, the session (image) it edits, and Esc
+going back to navigating."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+
+from gui.viewer.canvas import CanvasTool, ImageCanvas, ToolEvent
+
+
+class EditorTool(CanvasTool):
+    cursor_shape = Qt.CursorShape.CrossCursor
+
+    def __init__(self, controller):
+        self.controller = controller  # gui.editor.editor_controller.EditorController
+        self.canvas: ImageCanvas | None = None
+
+    @property
+    def session(self):
+        return self.controller.session
+
+    def activate(self, canvas: ImageCanvas) -> None:
+        self.canvas = canvas
+        canvas.viewport().setCursor(self.cursor_shape)
+
+    def deactivate(self) -> None:
+        self.reset()
+        self.canvas = None
+
+    def reset(self) -> None:
+        """Drop work in progress (the image changed or the tool is put away)."""
+
+    def key_press(self, event: QKeyEvent) -> bool:
+        if event.key() == Qt.Key.Key_Escape:
+            self.controller.navigate()
+            return True
+        return False
+
+    def pixel_in_image(self, event: ToolEvent) -> tuple[int, int] | None:
+        """(x, y) of the pixel under the pointer, or None outside the image or without one."""
+        session = self.session
+        if session is None:
+            return None
+        x, y = event.pixel
+        height, width = session.mask.shape
+        return (x, y) if 0 <= x < width and 0 <= y < height else None
