@@ -66,6 +66,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="SegLab model file")
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of images with ground-truth masks")
     parser.add_argument("--report", required=True, metavar="OUT_DIR", help="folder for the CSV and JSON report")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html: one self-contained page with tables, pictures and curves")
     _prediction(parser)
 
 

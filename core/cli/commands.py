@@ -85,11 +85,17 @@ def predict(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     from core.evaluation import evaluate_model
     from core.inference import Predictor
-    from core.report import write_metric_report
+    from core.report import read_metric_report, write_metric_report
+    from core.report_html import HTML_REPORT, PredictionKeeper, dataset_loader, image_panels, write_html_report
 
     predictor = Predictor.from_file(args.model, _predict_options(args))
-    evaluation = evaluate_model(predictor, args.model, args.data_dir, progress=_print_progress)
+    keeper = PredictionKeeper() if args.html else None
+    evaluation = evaluate_model(predictor, args.model, args.data_dir, progress=_print_progress, on_result=keeper)
     files = write_metric_report(args.report, evaluation.results, evaluation.classes, evaluation.meta)
+    if keeper is not None:
+        report = read_metric_report(args.report)
+        panels = image_panels(report, dataset_loader(args.data_dir, keeper.load))
+        files.append(write_html_report(Path(args.report) / HTML_REPORT, report, panels, evaluation.failures))
     summary = evaluation.dataset_summary()
     print(f"\n{len(evaluation.results)} images: mIoU {_number(summary['mean_iou'])}, "
           f"mean Dice {_number(summary['mean_dice'])}, pixel accuracy {_number(summary['pixel_accuracy'])}")

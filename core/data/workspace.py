@@ -33,14 +33,19 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def _fallback_dir(root: Path) -> Path:
+    """The workspace of a read-only dataset, in the user's data folder."""
+    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:16]
+    return user_data_dir() / "workspaces" / f"{root.name}-{digest}"
+
+
 def workspace_dir(dataset_root: str | Path) -> Path:
     """The dataset's workspace folder, created if needed."""
     root = Path(dataset_root).resolve()
     inside = root / WORKSPACE_NAME
     if _writable(inside):
         return inside
-    digest = hashlib.sha256(str(root).encode("utf-8")).hexdigest()[:16]
-    fallback = user_data_dir() / "workspaces" / f"{root.name}-{digest}"
+    fallback = _fallback_dir(root)
     fallback.mkdir(parents=True, exist_ok=True)
     return fallback
 
@@ -49,6 +54,18 @@ def predictions_dir(dataset_root: str | Path) -> Path:
     folder = workspace_dir(dataset_root) / "predictions"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def stored_predictions(dataset_root: str | Path, names: list[str]) -> dict[str, str]:
+    """Predicted masks kept from earlier runs, for the given sample names (name -> file); nothing is created."""
+    root = Path(dataset_root).resolve()
+    folder = root / WORKSPACE_NAME / "predictions"
+    if not folder.is_dir():
+        folder = _fallback_dir(root) / "predictions"
+    if not folder.is_dir():
+        return {}
+    found = {p.stem: str(p) for p in folder.iterdir() if p.suffix.lower() in (".png", ".tif")}
+    return {name: found[name] for name in names if name in found}
 
 
 def recovery_dir(dataset_root: str | Path) -> Path:

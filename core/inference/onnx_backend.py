@@ -101,7 +101,9 @@ def export_onnx(model: torch.nn.Module, in_channels: int, path: Path) -> None:
             # are not actionable here.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
             warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-            torch.onnx.export(_MainOutput(model), (example,), str(path), dynamo=False, opset_version=OPSET,
+            # The wrapper must be in eval mode: the exporter restores the wrapper's mode afterwards, recursively,
+            # and a fresh module is in training mode, which would leave BatchNorm of `model` training.
+            torch.onnx.export(_MainOutput(model).eval(), (example,), str(path), dynamo=False, opset_version=OPSET,
                               input_names=["image"], output_names=["logits"],
                               dynamic_axes={"image": dynamic, "logits": dynamic})
     except Exception as exc:  # the exporter raises many types for unsupported models

@@ -47,8 +47,8 @@ class Up(nn.Module):
     def forward(self, deeper: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         deeper = self.up(deeper)
         dy, dx = skip.shape[2] - deeper.shape[2], skip.shape[3] - deeper.shape[3]
-        if dy or dx:  # odd sizes: pad so the maps line up
-            deeper = F.pad(deeper, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        # odd sizes: pad so the maps line up (a no-op otherwise; no Python branch, so ONNX export traces it)
+        deeper = F.pad(deeper, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
         return self.conv(torch.cat([skip, deeper], dim=1))
 
 

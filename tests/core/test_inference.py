@@ -313,3 +313,22 @@ def test_onnx_backend_falls_back_to_torch_when_outputs_disagree(tmp_path, caplog
     assert any("falling back to torch" in record.message for record in caplog.records)
     assert list(tmp_path.iterdir()) == []  # a model that failed the check is not cached
     assert predictor.predict(smooth_image(40, 40)).shape == (40, 40)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_onnx_export_of_an_unfusable_batchnorm_network_keeps_it_in_eval_mode(tmp_path):
+    """unet_classic cannot be traced by torch.fx, so its BatchNorm stays; the export must not leave it
+    training (which once made every check fail and sent prediction back to torch)."""
+    from core.classes import ClassTable
+    from core.models.registry import create_model
+
+    model = create_model("unet_classic", in_channels=1, out_channels=2, options={"base_channels": 8}).eval()
+    spec = ModelSpec(architecture="unet_classic", in_channels=1, classes=ClassTable.default(2), out_channels=2,
+                     options={"base_channels": 8, "bilinear": True})
+    image = smooth_image(96, 128)
+    options = dict(tile_size=64, overlap=16, return_probabilities=True, onnx_cache_dir=str(tmp_path))
+    onnx = Predictor(model, spec, PredictOptions(backend="onnx", **options))
+    assert onnx.backend == "onnx", onnx.backend_reason
+    torch_probabilities = Predictor(model, spec, torch_options(**options)).predict(image)[1]
+    np.testing.assert_allclose(onnx.predict(image)[1], torch_probabilities, atol=1e-4)
+    assert not model.training

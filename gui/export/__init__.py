@@ -1,0 +1,1 @@
+"""File > Export…: masks, polygons and measurements of chosen images in chosen formats."""

@@ -1,0 +1,1 @@
+"""Evaluation against ground truth: the dialog, the background run, the report files (HTML, PDF) and the panel."""

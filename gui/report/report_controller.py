@@ -1,0 +1,171 @@
+"""Evaluate a model against the open dataset's ground truth in a background task (progress, cancel), write
+the CSV/JSON/HTML report (and a PDF printed by Qt), and show the results in the Evaluation panel. The
+predictions made on the way are kept as the window's predictions, so the worst image can be inspected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.report import MetricReport
+from gui.report.evaluate_dialog import EvaluateChoice, EvaluateDialog
+from gui.report.pdf_export import PDF_REPORT, html_to_pdf
+from gui.report.report_widget import ReportWidget
+from gui.segment.job_progress import JobProgressWidget
+from gui.segment.segment_controller import SegmentedImage
+from gui.state import AppState
+from gui.workers import BackgroundTask, TaskContext, TaskRunner
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    model_path: str
+    data_dir: Path
+    out_dir: Path
+    predictions_dir: Path
+    pdf: bool = True
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    report: MetricReport
+    out_dir: Path
+    files: list[Path]
+    failures: list[tuple[str, str]]
+
+
+def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
+    """Predict and score every labelled image, then write the report files into job.out_dir."""
+    from core.evaluation import evaluate_model
+    from core.inference import PredictOptions, Predictor
+    from core.io.masks import mask_suffix, read_mask, write_mask
+    from core.report import read_metric_report, write_metric_report
+    from core.report_html import HTML_REPORT, dataset_loader, image_panels, write_html_report
+
+    predictor = Predictor.from_file(job.model_path, PredictOptions(device="auto"))
+    classes = predictor.spec.classes
+    suffix = mask_suffix(len(classes))
+
+    def keep_prediction(name: str, prediction) -> None:
+        path = write_mask(job.predictions_dir / f"{name}{suffix}", prediction, classes)
+        ctx.partial(SegmentedImage(name, str(path), prediction))
+
+    evaluation = evaluate_model(predictor, job.model_path, job.data_dir, cancel=ctx.cancelled,
+                                progress=lambda done, total, _eta: ctx.progress(done, total),
+                                on_result=keep_prediction)
+    ctx.check_cancelled()
+    files = write_metric_report(job.out_dir, evaluation.results, classes, evaluation.meta)
+    report = read_metric_report(job.out_dir)
+    load = dataset_loader(job.data_dir, lambda name: read_mask(job.predictions_dir / f"{name}{suffix}"))
+    html_path = write_html_report(job.out_dir / HTML_REPORT, report, image_panels(report, load), evaluation.failures)
+    files.append(html_path)
+    if job.pdf:
+        title = f"SegLab report: {Path(job.model_path).name}"
+        files.append(html_to_pdf(html_path.read_text(encoding="utf-8"), job.out_dir / PDF_REPORT, title))
+    return EvaluationOutcome(report, job.out_dir, files, evaluation.failures)
+
+
+class ReportController(QObject):
+    results_shown = Signal()
+    finished = Signal(object)  # EvaluationOutcome
+
+    def __init__(self, state: AppState, settings: QSettings, window: QWidget):
+        super().__init__(window)
+        self.state = state
+        self.settings = settings
+        self._window = window
+        self.runner = TaskRunner(1, self)
+        self.widget = ReportWidget(state)
+        self.progress_widget = JobProgressWidget()
+        self.progress_widget.cancel_requested.connect(self.cancel)
+        self.task: BackgroundTask | None = None
+        self.outcome: EvaluationOutcome | None = None
+        self.message_box: QMessageBox | None = None
+        self._index = None
+        window.installEventFilter(self)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+    def open_dialog(self) -> EvaluateDialog | None:
+        index = self.state.index
+        if index is None or not index.labeled:
+            self.state.message.emit("Open a folder with ground-truth masks to evaluate a model against them.")
+            return None
+        if self.running:
+            self.state.message.emit("An evaluation is running; cancel it or wait for it to finish.")
+            return None
+        dialog = EvaluateDialog(self.state, self.settings, self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda d=dialog: self.evaluate(d.choice()))
+        dialog.open()
+        return dialog
+
+    def evaluate(self, choice: EvaluateChoice) -> BackgroundTask | None:
+        from core.data.workspace import predictions_dir
+
+        index = self.state.index
+        if index is None or self.running:
+            return None
+        job = EvaluateJob(choice.model_path, Path(index.root), choice.out_dir, predictions_dir(index.root), choice.pdf)
+        self._index = index
+        task = self.task = self.runner.start(run_evaluation, job)
+        task.signals.progress.connect(self.progress_widget.set_progress)
+        task.signals.partial.connect(self._on_task_partial)
+        task.signals.finished.connect(lambda outcome, t=task: self._on_task_finished(t, outcome))
+        task.signals.failed.connect(lambda message, details, t=task: self._on_task_failed(t, message, details))
+        task.signals.cancelled.connect(lambda t=task: self._on_task_cancelled(t))
+        self.progress_widget.start(f"Evaluating {Path(choice.model_path).name}", len(index.labeled))
+        return task
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        return self.runner.shutdown(timeout_ms)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    # task signals -------------------------------------------------------------------------------
+    def _on_task_partial(self, value) -> None:
+        if isinstance(value, SegmentedImage) and self.state.index is self._index:
+            self.state.set_prediction(value.name, value.mask_path, value.mask)
+
+    def _on_task_finished(self, task: BackgroundTask, outcome: EvaluationOutcome) -> None:
+        if task is not self.task:
+            return
+        self._end()
+        self.outcome = outcome
+        self.widget.show_report(outcome.report, outcome.out_dir, len(outcome.failures))
+        self.results_shown.emit()
+        summary = outcome.report.dataset
+        self.state.message.emit(f"Evaluation done: mIoU {summary['mean_iou'] or 0:.4f} on "
+                                f"{len(outcome.report.images)} image(s); report in {outcome.out_dir}")
+        self.finished.emit(outcome)
+
+    def _on_task_failed(self, task: BackgroundTask, message: str, details: str) -> None:
+        if task is not self.task:
+            return
+        self._end()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Evaluation failed", message, parent=self._window)
+        box.setDetailedText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.message_box = box
+
+    def _on_task_cancelled(self, task: BackgroundTask) -> None:
+        if task is self.task:
+            self._end()
+            self.state.message.emit("Evaluation cancelled; no report was written.")
+
+    def _end(self) -> None:
+        self.task = None
+        self.progress_widget.finish()

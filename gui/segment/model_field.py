@@ -1,0 +1,102 @@
+"""Choose a model file and see what it is: architecture, its classes, and whether they match the dataset's."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from core.classes import ClassTable, colour_hex
+from core.errors import SegLabError
+from core.resources import resource_path
+
+STARTER_MODEL = "starter_model.safetensors"
+MODEL_FILTER = "SegLab models (*.safetensors);;All files (*)"
+
+
+def starter_model_path() -> str | None:
+    """The bundled starter model (nuclei, trained on the sample), if this installation has it."""
+    path = resource_path(STARTER_MODEL)
+    return str(path) if path.is_file() else None
+
+
+def default_model_path(state_model: str | None) -> str:
+    """The window's model, else the starter model, else nothing."""
+    if state_model and Path(state_model).is_file():
+        return state_model
+    return starter_model_path() or ""
+
+
+def classes_match(model: ClassTable, dataset: ClassTable) -> bool:
+    return model.names == dataset.names
+
+
+class ModelFileField(QWidget):
+    """A model path with Browse…, and a description of the chosen file (or why it cannot be used)."""
+
+    changed = Signal(str)
+
+    def __init__(self, dataset_classes: ClassTable | None, path: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.dataset_classes = dataset_classes
+        self.spec = None  # ModelSpec of a readable model file
+        self.edit = QLineEdit(path)
+        self.edit.setPlaceholderText("a SegLab model file (.safetensors)")
+        self.browse_button = QPushButton("Browse…")
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.info)
+        self.browse_button.clicked.connect(self._on_browse_clicked)
+        self.edit.editingFinished.connect(self._refresh)
+        self._refresh()
+
+    @property
+    def path(self) -> str:
+        return self.edit.text().strip()
+
+    def set_path(self, path: str) -> None:
+        self.edit.setText(path)
+        self._refresh()
+
+    def _on_browse_clicked(self) -> None:
+        start = self.path or str(resource_path())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", start, MODEL_FILTER)
+        if path:
+            self.set_path(path)
+
+    def _refresh(self) -> None:
+        from core.models.model_file import describe_architecture, read_model_spec
+
+        self.spec = None
+        if not self.path:
+            self.info.setText("Choose a model file.")
+        else:
+            try:
+                self.spec = read_model_spec(self.path)
+            except SegLabError as exc:
+                self.info.setText(f'<span style="color:#c92a2a">{escape(exc.reason)}</span>')
+            else:
+                self.info.setText(f"{escape(describe_architecture(self.spec))}, classes: "
+                                  f"{_class_list(self.spec.classes)}<br>{self._match_text()}")
+        self.changed.emit(self.path)
+
+    def _match_text(self) -> str:
+        if self.dataset_classes is None or self.spec is None:
+            return ""
+        if classes_match(self.spec.classes, self.dataset_classes):
+            return "The model's classes match this dataset's."
+        return ('<span style="color:#b35c00">The model\'s classes differ from this dataset\'s '
+                f"({escape(', '.join(self.dataset_classes.names))}); its masks use the model's classes.</span>")
+
+
+def _class_list(classes: ClassTable) -> str:
+    return ", ".join(f'<span style="color:{colour_hex(c.colour)}">&#9632;</span> {escape(c.name)}' for c in classes)

@@ -1,0 +1,199 @@
+"""Batch segmentation from the window: answers AppState.segmentation_requested by running core's folder
+prediction in a background task. Each mask lands in the dataset's workspace (predictions_dir) and in AppState
+as soon as it is written, so overlays appear while the rest is running; failures are listed at the end.
+Closing the window or opening another folder cancels the run; finished masks stay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from gui.segment.job_progress import JobProgressWidget, duration_text
+from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
+from gui.state import AppState
+from gui.workers import BackgroundTask, TaskContext, TaskRunner
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    model_path: str
+    images: tuple[tuple[str, Path], ...]  # (sample name, image file)
+    output_dir: Path
+    tile_size: int = 512
+    tta: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentedImage:
+    name: str
+    mask_path: str
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    done: int
+    total: int
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (file, problem)
+    cancelled: bool = False
+    seconds: float = 0.0
+    backend: str = ""
+
+
+def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
+    """Load the model once, then predict image by image (core.inference.predict_folder). Every finished
+    mask is delivered as a SegmentedImage partial; the SegmentSummary comes as the last partial too, so a
+    cancelled run still reports what it did."""
+    from core.inference import PredictOptions, Predictor, predict_folder
+    from core.io.masks import read_mask
+
+    options = PredictOptions(tile_size=job.tile_size, overlap=min(64, job.tile_size // 4), tta=job.tta,
+                             device="auto")  # the GPU when there is one
+    predictor = Predictor.from_file(job.model_path, options)
+    names = {path: name for name, path in job.images}
+
+    def on_result(image_path: Path, mask_path: Path) -> None:
+        ctx.partial(SegmentedImage(names[image_path], str(mask_path), read_mask(mask_path)))
+
+    result = predict_folder(predictor, [path for _, path in job.images], job.output_dir,
+                            progress=lambda done, total, _eta: ctx.progress(done, total),
+                            cancel=ctx.cancelled, on_result=on_result)
+    summary = SegmentSummary(len(result.written), len(job.images), [(str(p), m) for p, m in result.failures],
+                             result.cancelled, result.seconds, predictor.backend_reason)
+    ctx.partial(summary)
+    return summary
+
+
+class SegmentationController(QObject):
+    finished = Signal(object)  # SegmentSummary, also when cancelled
+
+    def __init__(self, state: AppState, settings: QSettings, window: QWidget):
+        super().__init__(window)
+        self.state = state
+        self.settings = settings
+        self._window = window
+        self.runner = TaskRunner(1, self)
+        self.progress_widget = JobProgressWidget()
+        self.progress_widget.cancel_requested.connect(self.cancel)
+        self.task: BackgroundTask | None = None
+        self.options = SegmentChoice("", None, int(settings.value("segment/tile_size", 512)),
+                                     settings.value("segment/tta", False, type=bool))
+        self.last_summary: SegmentSummary | None = None
+        self.failure_box: QMessageBox | None = None
+        self._index = None  # the dataset the running job writes for
+        state.segmentation_requested.connect(self._on_state_segmentation_requested)
+        state.dataset_changed.connect(self._on_state_dataset_changed)
+        window.installEventFilter(self)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+    # actions ------------------------------------------------------------------------------------
+    def open_dialog(self) -> SegmentDialog | None:
+        """Show the Segment Images dialog (window-modal); the run starts when it is accepted."""
+        if self.state.index is None:
+            self.state.message.emit("Open a folder of images first.")
+            return None
+        dialog = SegmentDialog(self.state, self.settings, self._window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda d=dialog: self.segment(d.choice()))
+        dialog.open()
+        return dialog
+
+    def segment(self, choice: SegmentChoice) -> None:
+        self.options = choice
+        if choice.model_path != self.state.model_path:
+            self.state.set_model(choice.model_path)
+        self.state.request_segmentation(choice.model_path, choice.names)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        return self.runner.shutdown(timeout_ms)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+    # running ------------------------------------------------------------------------------------
+    def _on_state_segmentation_requested(self, model_path: str, names) -> None:
+        from core.data.workspace import predictions_dir
+
+        index = self.state.index
+        if index is None:
+            self.state.message.emit("Open a folder of images before segmenting.")
+            return
+        if self.running:
+            self.state.message.emit("Segmentation is already running; cancel it or wait for it to finish.")
+            return
+        known = {s.name for s in index.samples}
+        samples = index.samples if names is None else [index.sample(n) for n in names if n in known]
+        if not samples:
+            self.state.message.emit("No images to segment.")
+            return
+        job = SegmentJob(model_path, tuple((s.name, s.image) for s in samples), predictions_dir(index.root),
+                         self.options.tile_size, self.options.tta)
+        self._index = index
+        self.last_summary = None
+        task = self.task = self.runner.start(run_segmentation, job)
+        task.signals.progress.connect(self.progress_widget.set_progress)
+        task.signals.partial.connect(lambda value, t=task: self._on_task_partial(t, value))
+        task.signals.failed.connect(lambda message, details, t=task: self._on_task_failed(t, message, details))
+        task.signals.finished.connect(lambda _summary, t=task: self._on_task_ended(t))
+        task.signals.cancelled.connect(lambda t=task: self._on_task_ended(t))
+        self.progress_widget.start(f"Segmenting with {Path(model_path).name}", len(samples))
+        self.state.message.emit(f"Segmenting {len(samples)} image(s) with {Path(model_path).name} …")
+
+    def _on_task_partial(self, task: BackgroundTask, value) -> None:
+        if isinstance(value, SegmentedImage):
+            if self.state.index is self._index:  # not for a folder opened meanwhile
+                self.state.set_prediction(value.name, value.mask_path, value.mask)
+        elif isinstance(value, SegmentSummary):
+            self.last_summary = value
+            self._report(value)
+
+    def _on_task_ended(self, task: BackgroundTask) -> None:
+        if task is self.task:
+            self.task = None
+            self.progress_widget.finish()
+            if self.last_summary is not None:
+                self.finished.emit(self.last_summary)
+
+    def _on_task_failed(self, task: BackgroundTask, message: str, details: str) -> None:
+        self._on_task_ended(task)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Segmentation failed", message, parent=self._window)
+        box.setDetailedText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.failure_box = box
+
+    def _report(self, summary: SegmentSummary) -> None:
+        what = "cancelled after" if summary.cancelled else "done:"
+        self.state.message.emit(f"Segmentation {what} {summary.done} of {summary.total} image(s) in "
+                                f"{duration_text(summary.seconds)}"
+                                + (f"; {len(summary.failures)} failed" if summary.failures else ""))
+        if not summary.failures:
+            return
+        listed = "".join(f"<li>{escape(Path(path).name)}: {escape(problem)}</li>"
+                         for path, problem in summary.failures[:10])
+        more = f"<p>… and {len(summary.failures) - 10} more (see details).</p>" if len(summary.failures) > 10 else ""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Some images could not be segmented",
+                          f"<p>{len(summary.failures)} of {summary.total} image(s) failed; the others were "
+                          f"segmented.</p><ul>{listed}</ul>{more}", parent=self._window)
+        box.setDetailedText("\n".join(f"{path}: {problem}" for path, problem in summary.failures))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.failure_box = box
+
+    def _on_state_dataset_changed(self) -> None:
+        if self.state.index is not self._index:
+            self.cancel()

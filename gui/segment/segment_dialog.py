@@ -1,0 +1,120 @@
+"""Model > Segment Images…: which model, which images, and how (tile size, test-time augmentation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.segment.model_field import ModelFileField, default_model_path
+from gui.state import AppState
+
+SCOPES = ("all", "current", "unlabeled")
+TILE_SIZES = (128, 4096)
+SETTINGS_PREFIX = "segment/"
+
+
+@dataclass(frozen=True)
+class SegmentChoice:
+    model_path: str
+    names: list[str] | None  # None: every image
+    tile_size: int
+    tta: bool
+
+
+def scope_names(state: AppState, scope: str) -> list[str] | None:
+    """Sample names for a scope (None = every image)."""
+    index = state.index
+    if scope == "current":
+        return [state.current_name] if state.current_name else []
+    if scope == "unlabeled":
+        return [s.name for s in index.unlabeled]
+    return None
+
+
+class SegmentDialog(QDialog):
+    def __init__(self, state: AppState, settings: QSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Segment Images")
+        self.state = state
+        self.settings = settings
+        index = state.index
+        remembered = str(settings.value(SETTINGS_PREFIX + "model", "") or "")
+        self.model_field = ModelFileField(state.classes, default_model_path(state.model_path or remembered))
+
+        self.scope_buttons = QButtonGroup(self)
+        scope_box = QVBoxLayout()
+        labels = {
+            "all": f"All images ({len(index.samples)})",
+            "current": f"Current image ({state.current_name})" if state.current_name else "Current image (none)",
+            "unlabeled": f"Unlabeled images ({len(index.unlabeled)})",
+        }
+        for number, scope in enumerate(SCOPES):
+            button = QRadioButton(labels[scope])
+            button.setObjectName(f"scope_{scope}")
+            self.scope_buttons.addButton(button, number)
+            scope_box.addWidget(button)
+        self.scope_button("current").setEnabled(state.current_name is not None)
+        self.scope_button("unlabeled").setEnabled(bool(index.unlabeled))
+        saved = str(settings.value(SETTINGS_PREFIX + "scope", "all"))
+        chosen = self.scope_button(saved if saved in SCOPES else "all")
+        (chosen if chosen.isEnabled() else self.scope_button("all")).setChecked(True)
+
+        self.tile_spin = QSpinBox()
+        self.tile_spin.setRange(*TILE_SIZES)
+        self.tile_spin.setSingleStep(32)
+        self.tile_spin.setSuffix(" px")
+        self.tile_spin.setValue(int(settings.value(SETTINGS_PREFIX + "tile_size", 512)))
+        self.tile_spin.setToolTip("Large images are cut into tiles of this size (blended at the seams); "
+                                  "smaller tiles need less memory")
+        self.tta_check = QCheckBox("Test-time augmentation (average over flips; 3x slower, a little better)")
+        self.tta_check.setChecked(settings.value(SETTINGS_PREFIX + "tta", False, type=bool))
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.segment_button = self.buttons.addButton("Segment", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.model_field.changed.connect(self._update_button)
+
+        form = QFormLayout()
+        form.addRow("Model:", self.model_field)
+        form.addRow("Images:", scope_box)
+        form.addRow("Tile size:", self.tile_spin)
+        form.addRow("", self.tta_check)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.resize(640, self.sizeHint().height())
+        self._update_button()
+
+    def scope_button(self, scope: str) -> QRadioButton:
+        return self.scope_buttons.button(SCOPES.index(scope))
+
+    @property
+    def scope(self) -> str:
+        return SCOPES[self.scope_buttons.checkedId()]
+
+    def choice(self) -> SegmentChoice:
+        return SegmentChoice(self.model_field.path, scope_names(self.state, self.scope), self.tile_spin.value(),
+                             self.tta_check.isChecked())
+
+    def accept(self) -> None:
+        self.settings.setValue(SETTINGS_PREFIX + "model", self.model_field.path)
+        self.settings.setValue(SETTINGS_PREFIX + "scope", self.scope)
+        self.settings.setValue(SETTINGS_PREFIX + "tile_size", self.tile_spin.value())
+        self.settings.setValue(SETTINGS_PREFIX + "tta", self.tta_check.isChecked())
+        super().accept()
+
+    def _update_button(self, *_) -> None:
+        self.segment_button.setEnabled(self.model_field.spec is not None)
