@@ -57,6 +57,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cursor_label)
         self._build_actions()
         self._build_menus()
+        self._install_segmentation()
+        self._install_training()
+        self._install_diagnostics()
+        self._install_editor()
         self._connect()
         self._restore_layout()
         self._update_empty_state()
@@ -115,6 +119,7 @@ class MainWindow(QMainWindow):
         panels = view_menu.addMenu("&Panels")
         for dock in self.docks.values():
             panels.addAction(dock.toggleViewAction())
+        self.panels_menu = panels
         self.view_menu = view_menu
         self.model_menu = menu.addMenu("&Model")
         self.help_menu = menu.addMenu("&Help")
@@ -129,6 +134,103 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.toolbar = toolbar
         self._refresh_recent_menu()
+
+    def _install_training(self) -> None:
+        """The Training panel, its controller, and Model > Train Model… (Ctrl+T)."""
+        from gui.training.controller import TrainingController
+
+        self.training = TrainingController(self.state, self.tasks, self)
+        dock = self._dock("Training", self.training.dock_widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["problems"], dock)
+        dock.hide()  # shown when a run starts, or from View > Panels
+        self.docks["training"] = dock
+
+        def show_training_dock() -> None:
+            dock.show()
+            dock.raise_()
+            if not dock.isFloating() and dock.height() < 330:  # room for the live plots
+                self.resizeDocks([dock], [360], Qt.Orientation.Vertical)
+
+        self.training.run_started.connect(show_training_dock)
+        self.train_action = self._action("&Train Model…", self.training.open_wizard, "Ctrl+T",
+                                         "Train or fine-tune a model on the labeled images")
+        self.model_menu.addAction(self.train_action)
+        self.panels_menu.addAction(dock.toggleViewAction())
+        self.toolbar.addAction(self.train_action)
+
+    def _install_segmentation(self) -> None:
+        """Batch segmentation, export and evaluation: their controllers, progress lines, the Evaluation panel,
+        Model > Segment Images… (Ctrl+Shift+S) / Evaluate Against Ground Truth… and File > Export… (Ctrl+E)."""
+        from gui.export.export_controller import ExportController
+        from gui.report.report_controller import ReportController
+        from gui.segment.segment_controller import SegmentationController
+
+        self.segmentation = SegmentationController(self.state, self.settings, self)
+        self.exports = ExportController(self.state, self.settings, self)
+        self.evaluation = ReportController(self.state, self.settings, self)
+        dock = self._dock("Evaluation", self.evaluation.widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["problems"], dock)
+        dock.hide()
+        self.docks["evaluation"] = dock
+
+        def show_evaluation_dock() -> None:
+            dock.show()
+            dock.raise_()
+            if not dock.isFloating() and dock.height() < 260:  # room for the tables
+                self.resizeDocks([dock], [300], Qt.Orientation.Vertical)
+
+        self.evaluation.results_shown.connect(show_evaluation_dock)
+        for progress in (self.segmentation.progress_widget, self.evaluation.progress_widget):
+            self.statusBar().addPermanentWidget(progress)
+        self.segment_action = self._action("&Segment Images…", self.segmentation.open_dialog, "Ctrl+Shift+S",
+                                           "Run a model on the images of the folder")
+        self.evaluate_action = self._action("&Evaluate Against Ground Truth…", self.evaluation.open_dialog,
+                                            tip="Score a model on the labelled images and write a report")
+        self.export_action = self._action("&Export…", self.exports.open_dialog, "Ctrl+E",
+                                          "Export masks, polygons and measurements")
+        self.model_menu.addAction(self.segment_action)
+        self.model_menu.addAction(self.evaluate_action)
+        self.model_menu.addSeparator()
+        self.panels_menu.addAction(dock.toggleViewAction())
+        self.file_menu.insertAction(self.file_menu_end, self.export_action)
+
+    def _install_diagnostics(self) -> None:
+        """The device in the status bar (found in the background at start-up) and Help > Run Self-Test…."""
+        from gui.diagnostics.controller import DiagnosticsController
+
+        self.diagnostics = DiagnosticsController(self.tasks, self)
+        self.statusBar().addPermanentWidget(self.diagnostics.device_label)
+        self.self_test_action = self._action("Run &Self-Test…", self.diagnostics.show_self_test,
+                                             tip="Check the installation and the device, with a timed pass")
+        about = self.help_menu.actions()[0] if self.help_menu.actions() else None
+        self.help_menu.insertAction(about, self.self_test_action)
+
+    def _install_editor(self) -> None:
+        """The mask editor (gui/editor/): tools with their tool bar, Edit menu, Save Mask (Ctrl+S), labelme
+        import/export, the undo history panel; unsaved edits are saved or asked about before leaving an image."""
+        from PySide6.QtWidgets import QUndoView
+
+        from gui.editor.editor_actions import EditorActions
+        from gui.editor.editor_controller import EditorController
+        from gui.editor.tool_bar import EditorToolBar
+
+        self.editor = EditorController(self.state, self.viewer.canvas, self.tasks, self.settings, self)
+        self.datasets.leave_guard = self.editor.confirm_leave
+        actions = self.editor_actions = EditorActions(self.editor, self)
+        self.addActions(actions.window_shortcuts)
+        for action in (actions.save, actions.import_labelme, actions.export_labelme):
+            self.file_menu.insertAction(self.encoding_action, action)
+        self.file_menu.insertSeparator(self.encoding_action)
+        actions.fill_edit_menu(self.edit_menu)
+        self.editor_toolbar = EditorToolBar(actions, self.editor, self)
+        self.addToolBarBreak()
+        self.addToolBar(self.editor_toolbar)
+        history = QUndoView(self.editor.group)
+        history.setEmptyLabel("Opened (saved)")
+        self.docks["history"] = self._dock("History", history, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["levels"], self.docks["history"])
+        self.docks["levels"].raise_()
+        self.panels_menu.addAction(self.docks["history"].toggleViewAction())
 
     def _connect(self) -> None:
         self.empty_state.open_requested.connect(self.choose_folder)
@@ -236,6 +338,9 @@ class MainWindow(QMainWindow):
                           "Runs offline on this computer.")
 
     def closeEvent(self, event) -> None:
+        if not self.editor.confirm_close():  # unsaved edits: saved, or the user chose to stay
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.tasks.shutdown()

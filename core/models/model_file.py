@@ -33,13 +33,17 @@ _PICKLE_ADVICE = (
 )
 
 
+def model_file_path(path: str | Path) -> Path:
+    """The path a model is saved at: '.safetensors' is appended when the name lacks it."""
+    path = Path(path)
+    return path if path.suffix.lower() == SUFFIX else path.with_name(path.name + SUFFIX)
+
+
 def save_model_file(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path:
-    """Write weights and spec atomically; '.safetensors' is appended when the name lacks it. Returns the path."""
+    """Write weights and spec atomically at model_file_path(path), which is returned."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    if path.suffix.lower() != SUFFIX:
-        path = path.with_name(path.name + SUFFIX)
+    path = model_file_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors, seen = {}, set()
     for name, tensor in model.state_dict().items():
@@ -51,6 +55,15 @@ def save_model_file(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path
     metadata = {"format": FORMAT, "seglab_spec": json.dumps(spec.to_json(), ensure_ascii=False)}
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     return path
+
+
+def rewrite_model_spec(path: str | Path, spec: ModelSpec) -> None:
+    """Replace a model file's metadata, keeping its weights (e.g. the full training history at the end)."""
+    from safetensors.torch import save_file
+
+    tensors = load_safetensors(path)
+    metadata = {"format": FORMAT, "seglab_spec": json.dumps(spec.to_json(), ensure_ascii=False)}
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def read_model_spec(path: str | Path) -> ModelSpec:

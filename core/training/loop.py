@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 
@@ -61,6 +60,7 @@ class _Run:
     best_metrics: dict = field(default_factory=dict)
     start_epoch: int = 1
     val_seconds: float = 0.0
+    model_path: str | None = None  # the model file, once an epoch was the best so far
 
     @property
     def model(self) -> torch.nn.Module:
@@ -127,10 +127,12 @@ class Trainer:
             if config.early_stopping and epoch - run.best_epoch >= config.early_stopping:
                 reason = "early_stopping"
                 break
+        seconds = time.perf_counter() - started
+        if run.model_path is not None:
+            self._record_full_history(run, seconds)
         yield TrainingFinished(reason, epochs_done, run.best_epoch,
                                run.best_metrics.get("mean_iou") if run.best_metrics else None,
-                               config.output if run.best_epoch else None, str(config.checkpoint_path),
-                               time.perf_counter() - started, run.best_metrics)
+                               run.model_path, str(config.checkpoint_path), seconds, run.best_metrics)
 
     def _prepare(self) -> _Run | None:
         config, state = self._resolve_resume()
@@ -255,8 +257,8 @@ class Trainer:
         })
         return report
 
-    def _save_model(self, run: _Run, seconds: float) -> None:
-        from core.models.model_file import save_model_file
+    def _model_spec(self, run: _Run, seconds: float):
+        """The spec stored with the weights: data and settings summary, curves so far, best metrics."""
         from core.versions import software_versions
 
         config, data = run.config, run.data
@@ -266,12 +268,24 @@ class Trainer:
             "epochs_done": len(run.history), "seconds": round(seconds, 1), "device": run.device.describe(),
             "weights": run.setup.weights_note, "config": config.to_json(), "history": run.history,
         }
-        final = replace(run.setup.spec, training=training, metrics=run.best_metrics, versions=software_versions())
+        return replace(run.setup.spec, training=training, metrics=run.best_metrics, versions=software_versions())
+
+    def _save_model(self, run: _Run, seconds: float) -> None:
+        from core.models.model_file import save_model_file
+
         try:
-            Path(config.output).parent.mkdir(parents=True, exist_ok=True)
-            save_model_file(config.output, run.model, final)
+            run.model_path = str(save_model_file(run.config.output, run.model, self._model_spec(run, seconds)))
         except OSError as exc:
-            raise disk_error(exc, config.output) from None
+            raise disk_error(exc, run.config.output) from None
+
+    def _record_full_history(self, run: _Run, seconds: float) -> None:
+        """The model file keeps the best epoch's weights but gets the curves of every epoch run."""
+        from core.models.model_file import rewrite_model_spec
+
+        try:
+            rewrite_model_spec(run.model_path, self._model_spec(run, seconds))
+        except OSError as exc:
+            raise disk_error(exc, run.model_path) from None
 
 
 def _restore(run: _Run, state: dict) -> None:
@@ -284,6 +298,10 @@ def _restore(run: _Run, state: dict) -> None:
     run.best_score, run.best_epoch = float(state["best_score"]), int(state["best_epoch"])
     run.best_metrics = json.loads(state["best_metrics"])
     run.start_epoch = int(state["epoch"]) + 1
+    from core.models.model_file import model_file_path
+
+    saved = model_file_path(run.config.output)
+    run.model_path = str(saved) if run.best_epoch and saved.is_file() else None
 
 
 def _default_patches(samples, patch_size: int) -> int:

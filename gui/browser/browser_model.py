@@ -58,6 +58,7 @@ class DatasetBrowserModel(QAbstractListModel):
         state.status_changed.connect(self._on_state_status_changed)
         state.classes_changed.connect(self._recompose)
         state.overlay_changed.connect(self._on_state_overlay_changed)
+        state.mask_saved.connect(self._on_state_mask_saved)
         self._on_state_dataset_changed()
 
     def _timer(self, interval: int, slot) -> QTimer:
@@ -171,6 +172,12 @@ class DatasetBrowserModel(QAbstractListModel):
         return {name: tuple(items) for name, items in found.items()}
 
     def _on_state_status_changed(self, name: str) -> None:
+        self._row_changed(name)
+
+    def _on_state_mask_saved(self, name: str) -> None:
+        """A saved mask: make its thumbnail again (the disk cache key holds the mask file's time and size)."""
+        self.loader.update_index(self.state.index)
+        self._cache.pop(name, None)
         self._row_changed(name)
 
     def _on_state_overlay_changed(self) -> None:

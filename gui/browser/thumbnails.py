@@ -228,6 +228,11 @@ class ThumbnailLoader:
         if index is not None and self.cache is not None:
             self.pool.start(_PruneTask(self.cache))
 
+    def update_index(self, index) -> None:
+        """The same dataset with changed samples (e.g. a new mask saved): later thumbnails use it."""
+        with self._lock:
+            self._index = index
+
     def request(self, names: list[str]) -> None:
         """Make these thumbnails next, in this order, before anything asked earlier."""
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,12 @@ from gui.workers import TaskContext, TaskRunner
 
 
 def scan_folder(ctx: TaskContext, folder: str):
+    """The folder's DatasetIndex and the predictions SegLab stored for it earlier (name -> mask file)."""
     from core.data.index import DatasetIndex
+    from core.data.workspace import stored_predictions
 
-    return DatasetIndex.scan(folder)
+    index = DatasetIndex.scan(folder)
+    return index, stored_predictions(index.root, [s.name for s in index.samples])
 
 
 def validate_index(ctx: TaskContext, index) -> tuple:
@@ -25,6 +29,7 @@ def validate_index(ctx: TaskContext, index) -> tuple:
 def load_document(ctx: TaskContext, index, name: str, prediction_path: str | None) -> ImageDocument:
     """Read an image, its mask and its prediction; a bad mask becomes a warning, not a failure."""
     from core.io.images import display_view, percentile_levels
+    from core.io.mask_saving import annotation_stamp
     from core.io.masks import read_mask
 
     sample = index.sample(name)
@@ -33,6 +38,7 @@ def load_document(ctx: TaskContext, index, name: str, prediction_path: str | Non
     levels = percentile_levels(image)
     warnings = []
     mask, has_mask = None, False
+    stamp = annotation_stamp(index, sample)  # before reading: a change after this is noticed when saving
     if sample.labeled:
         try:
             mask = index.load_mask(sample)
@@ -44,6 +50,7 @@ def load_document(ctx: TaskContext, index, name: str, prediction_path: str | Non
             warnings.append(str(exc))
     if mask is None:
         mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    mask = np.require(mask, requirements=["C", "W"])  # the editor paints into it (decoders may return read-only views)
     prediction = None
     if prediction_path:
         try:
@@ -53,7 +60,8 @@ def load_document(ctx: TaskContext, index, name: str, prediction_path: str | Non
     ctx.check_cancelled()
     return ImageDocument(name=name, image=image, auto_levels=levels, levels=levels.copy(),
                          display=display_view(image, levels), mask=mask, has_mask=has_mask,
-                         prediction=prediction, warnings=tuple(warnings))
+                         prediction=prediction, warnings=tuple(warnings), annotation_stamp=stamp,
+                         mask_unreadable=sample.labeled and not has_mask)
 
 
 class DatasetController(QObject):
@@ -69,24 +77,33 @@ class DatasetController(QObject):
         self._scan = None
         self._load = None
         self._pending_name: str | None = None
+        # asked before another image or folder replaces one with unsaved edits (the editor saves or asks);
+        # False keeps the current image
+        self.leave_guard: Callable[[], bool] | None = None
         state.image_requested.connect(self._on_state_image_requested)
         state.classes_edited.connect(self._on_state_classes_edited)
 
     # folders ------------------------------------------------------------------------------------
+    def may_leave(self) -> bool:
+        """Whether the current image may be replaced (its unsaved edits were saved or let go)."""
+        return self.leave_guard is None or self.state.document is None or self.leave_guard()
+
     def open_folder(self, folder: str | Path) -> None:
+        if not self.may_leave():
+            return
         folder = str(folder)
         if self._scan is not None:
             self._scan.cancel()
         self.scan_started.emit(folder)
         self.state.message.emit(f"Opening {folder} ...")
         task = self._scan = self.tasks.start(scan_folder, folder)
-        task.signals.finished.connect(lambda index, t=task: self._on_scan_finished(t, index))
+        task.signals.finished.connect(lambda result, t=task: self._on_scan_finished(t, *result))
         task.signals.failed.connect(lambda message, _details: self.scan_failed.emit(message))
 
-    def _on_scan_finished(self, task, index) -> None:
-        if task is not self._scan:
+    def _on_scan_finished(self, task, index, predictions) -> None:
+        if task is not self._scan or not self.may_leave():
             return
-        self.state.set_index(index)
+        self.state.set_index(index, predictions)
         labeled = len(index.labeled)
         self.state.message.emit(f"{index.root}: {len(index.samples)} images, {labeled} labeled")
         if index.samples:
@@ -104,6 +121,9 @@ class DatasetController(QObject):
         index = self.state.index
         if index is None or index.sample(name) is None:
             return
+        if name != self.state.current_name and not self.may_leave():
+            self.state.current_changed.emit()  # the browser selects the image still shown
+            return
         if self._load is not None:
             self._load.cancel()
         self._pending_name = name
@@ -113,6 +133,9 @@ class DatasetController(QObject):
 
     def _on_document_loaded(self, task, document: ImageDocument) -> None:
         if task is not self._load:
+            return
+        if not self.may_leave():  # edited while this image was loading
+            self.state.current_changed.emit()
             return
         self.state.set_document(document)
         for warning in document.warnings:

@@ -220,3 +220,28 @@ def test_disk_cache_key_follows_the_files_and_damaged_entries_are_made_again(isb
     assert cache.key(index, "0") != key  # the mask was saved again: a new thumbnail
     cache.path(key).write_bytes(b"SEGLAB-THUMB\ngarbage")
     assert cache.load(key, "0") is None
+
+
+def test_a_saved_mask_gets_a_fresh_thumbnail(qtbot, tmp_path, isbi_dir):
+    import shutil
+
+    folder = tmp_path / "isbi"
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir(parents=True)
+        shutil.copy(isbi_dir / sub / "0.png", folder / sub / "0.png")
+    state = AppState()
+    state.set_index(DatasetIndex.scan(folder))
+    widget = DatasetBrowserWidget(state, cache_dir=tmp_path / "thumbnails")
+    qtbot.addWidget(widget)
+    widget.show()
+    model = widget.model
+    qtbot.waitUntil(lambda: model.thumbnail("0") is not None, timeout=THUMBNAIL_WAIT_MS)
+    before = rgb_array(model.thumbnail("0"))
+    cv2.imwrite(str(folder / "masks" / "0.png"), np.zeros((512, 512), np.uint8))  # all membrane now
+    os.utime(folder / "masks" / "0.png", (1, 1))
+    state.mask_saved.emit("0")
+    qtbot.waitUntil(lambda: model.thumbnail("0") is not None and not np.array_equal(rgb_array(model.thumbnail("0")),
+                                                                                     before), timeout=THUMBNAIL_WAIT_MS)
+    after = rgb_array(model.thumbnail("0"))
+    assert (np.abs(after.astype(int) - before.astype(int)).sum(axis=2) > 30).mean() > 0.5
+    assert widget.shutdown()

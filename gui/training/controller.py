@@ -1,0 +1,211 @@
+"""TrainingController: opens the wizard, owns the TrainingWorker (core's QThread adapter), turns its reports into
+dock updates and AppState changes, explains failures in a dialog, and stops the run cleanly when the window closes."""
+
+from __future__ import annotations
+
+import time
+from html import escape
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from core.classes import ClassTable
+from core.training.config import TrainConfig
+from core.training.worker import TrainingWorker
+from gui.state import AppState
+from gui.training.training_dock import TrainingDockWidget
+from gui.training.wizard import TrainingWizard
+from gui.workers import TaskRunner
+
+SHUTDOWN_WAIT_MS = 30_000  # a stop ends within one batch; saving a model or checkpoint may take a moment
+
+
+class TrainingController(QObject):
+    run_started = Signal()  # a run (new or resumed) began: the window shows the Training panel
+    run_finished = Signal(object)  # core.training.reports.TrainingFinished
+    run_failed = Signal(str)  # the message shown to the user
+
+    def __init__(self, state: AppState, tasks: TaskRunner, window: QWidget):
+        super().__init__(window)
+        self.state = state
+        self.tasks = tasks
+        self._window = window
+        self.dock_widget = TrainingDockWidget()
+        self.worker: TrainingWorker | None = None
+        self.config: TrainConfig | None = None  # the last run's settings (resume continues it)
+        self.classes: ClassTable | None = None  # colours of the last run's classes
+        self.wizard: TrainingWizard | None = None
+        self.error_box: QMessageBox | None = None
+        self.last_started = None  # the last TrainingStarted
+        self.last_finished = None  # the last TrainingFinished
+        self.last_stop_latency_s: float | None = None  # from Stop to the end of the run, measured
+        self._stop_pressed_at: float | None = None
+        self._run_over = True
+        self.dock_widget.stop_requested.connect(self.stop)
+        self.dock_widget.resume_requested.connect(self.resume)
+        self.dock_widget.wizard_requested.connect(self.open_wizard)
+        self.dock_widget.segment_requested.connect(self._on_dock_segment_requested)
+        state.dataset_changed.connect(self._on_state_dataset_changed)
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        window.installEventFilter(self)  # a closed window stops the run (its checkpoint allows a resume)
+
+    @property
+    def running(self) -> bool:
+        """A run is in progress (its final report has not arrived yet)."""
+        return self.worker is not None and not self._run_over
+
+    # actions ------------------------------------------------------------------------------------
+    def open_wizard(self) -> TrainingWizard | None:
+        """Show the training wizard (window-modal, non-blocking); None while a run is in progress."""
+        if self.running:
+            self.state.message.emit("A model is training: stop it or wait for it to end before starting another.")
+            return None
+        if self.wizard is not None:
+            self.wizard.raise_()
+            return self.wizard
+        wizard = TrainingWizard(self.state, self.tasks, self._window)
+        wizard.config_ready.connect(self._on_wizard_config_ready)
+        wizard.finished.connect(self._on_wizard_finished)
+        self.wizard = wizard
+        wizard.open()
+        return wizard
+
+    def start(self, config: TrainConfig, classes: ClassTable | None = None) -> None:
+        """Run `config` on a worker thread; the dock follows it."""
+        if self.running:
+            raise RuntimeError("a training run is already in progress")
+        if self.worker is not None:  # the last run has reported its end; its thread is finishing
+            self.worker.wait(SHUTDOWN_WAIT_MS)
+        self.config, self.classes = config, classes
+        self._run_over = False
+        self._stop_pressed_at = None
+        worker = TrainingWorker(config)  # no parent: it is deleted after its thread has ended
+        worker.training_started.connect(self._on_worker_training_started)
+        worker.batch_finished.connect(self._on_worker_batch_finished)
+        worker.epoch_finished.connect(self._on_worker_epoch_finished)
+        worker.training_finished.connect(self._on_worker_training_finished)
+        worker.training_failed.connect(self._on_worker_training_failed)
+        worker.finished.connect(self._on_worker_finished)
+        self.worker = worker
+        self.dock_widget.show_preparing(config.resume)
+        self.run_started.emit()
+        self.state.message.emit("Training: reading the images and building the model…")
+        worker.start()
+
+    def stop(self) -> None:
+        """Ask the run to end after the current batch; returns at once."""
+        if not self.running or self.worker.stop_requested:
+            return
+        self._stop_pressed_at = time.perf_counter()
+        self.worker.stop()
+        self.dock_widget.show_stopping()
+        self.state.message.emit("Stopping training after the current batch…")
+
+    def can_resume(self) -> bool:
+        return not self.running and self.config is not None and self.config.checkpoint_path.is_file()
+
+    def resume(self) -> None:
+        if self.can_resume():
+            self.start(self.config.with_changes(resume=True), self.classes)
+
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Stop the run and wait for its thread; True when nothing is left running."""
+        if self.wizard is not None:
+            self.wizard.reject()
+        worker = self.worker
+        if worker is None:
+            return True
+        worker.stop()
+        return worker.wait(timeout_ms)
+
+    def eventFilter(self, watched, event) -> bool:
+        """The window was closed (its close was accepted: it is hidden, not minimised): stop the run."""
+        if watched is self._window and event.type() == QEvent.Type.Hide and not event.spontaneous():
+            self.shutdown()
+        return False
+
+    # wizard -------------------------------------------------------------------------------------
+    def _on_wizard_config_ready(self, config: TrainConfig, classes: ClassTable) -> None:
+        self.start(config, classes)
+
+    def _on_wizard_finished(self) -> None:
+        if self.wizard is not None:
+            self.wizard.deleteLater()
+            self.wizard = None
+
+    # worker reports (queued onto the GUI thread) ------------------------------------------------
+    def _on_worker_training_started(self, started) -> None:
+        self.last_started = started
+        if self.classes is None or len(self.classes) != len(started.class_names):
+            self.classes = ClassTable.from_names(list(started.class_names))
+        self.dock_widget.show_started(started, self.classes)
+        self.state.message.emit(f"Training on {started.device}")
+
+    def _on_worker_batch_finished(self, report) -> None:
+        self.dock_widget.show_batch(report)
+
+    def _on_worker_epoch_finished(self, report) -> None:
+        self.dock_widget.show_epoch(report)
+
+    def _on_worker_training_finished(self, finished) -> None:
+        self._run_over = True
+        if self._stop_pressed_at is not None:
+            self.last_stop_latency_s = time.perf_counter() - self._stop_pressed_at
+        self.last_finished = finished
+        can_resume = finished.reason == "stopped" and Path(finished.checkpoint_path).is_file()
+        self.dock_widget.show_finished(finished, self.state.index is not None, can_resume)
+        if finished.model_path:
+            self.state.set_model(finished.model_path)
+        self.state.message.emit(finished.describe())
+        self.run_finished.emit(finished)
+
+    def _on_worker_training_failed(self, message: str, details: str) -> None:
+        self._run_over = True
+        checkpoint = self.config.checkpoint_path.is_file()
+        self.dock_widget.show_failed(message, checkpoint and "memory" not in message)
+        self._show_error(message, details, checkpoint)
+        self.state.message.emit("Training failed: see the Training panel")
+        self.run_failed.emit(message)
+
+    def _on_worker_finished(self) -> None:
+        worker = self.sender()
+        if worker is self.worker:
+            self._run_over = True  # also when the thread ended without a final report
+            self.worker = None
+        if worker is not None:
+            worker.deleteLater()
+
+    def _show_error(self, message: str, details: str, checkpoint: bool) -> None:
+        """A dialog that says what happened and what to try; it does not block the window's event loop."""
+        hints = []
+        if Path(self.config.output).is_file():
+            hints.append(f"The best model so far is kept: {escape(self.config.output)}")
+        if "memory" in message:
+            hints.append("Start a new run (Train Model…) with a smaller batch size or patch size.")
+        elif checkpoint:
+            hints.append("When the problem is fixed, press <b>Resume</b> in the Training panel to continue "
+                         "from the last finished epoch.")
+        else:
+            hints.append("Fix or replace the files named above, or choose other settings, then start again "
+                         "(Train Model…).")
+        box = QMessageBox(QMessageBox.Icon.Critical, "Training stopped", "<b>Training could not go on.</b>",
+                          QMessageBox.StandardButton.Ok, self._window)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setInformativeText("<br><br>".join([escape(message)] + hints))
+        box.setDetailedText(details)
+        box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel { min-width: 460px; }")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(self._on_error_box_finished)
+        self.error_box = box
+        box.open()
+
+    def _on_error_box_finished(self) -> None:
+        self.error_box = None
+
+    # window -------------------------------------------------------------------------------------
+    def _on_dock_segment_requested(self, model_path: str) -> None:
+        self.state.request_segmentation(model_path)
+
+    def _on_state_dataset_changed(self) -> None:
+        self.dock_widget.set_can_segment(self.state.index is not None)
