@@ -8,14 +8,8 @@ from pathlib import Path
 
 from core.cli import EXIT_OK, EXIT_PARTIAL
 from core.cli.arguments import train_config
+from core.durations import format_duration
 from core.errors import ConfigError
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -39,8 +33,8 @@ def train(args: argparse.Namespace) -> int:
             elif isinstance(report, EpochReport):
                 print(f"epoch {report.epoch}/{report.epochs}  train loss {report.train_loss:.4f}  "
                       f"val loss {_number(report.val_loss, 4)}  val mIoU {_number(report.mean_iou)}  "
-                      f"{report.images_per_s:.1f} patches/s  {_duration(report.seconds)}  "
-                      f"left {_duration(report.eta_s)}" + ("  (best)" if report.is_best else ""), flush=True)
+                      f"{report.images_per_s:.1f} patches/s  {format_duration(report.seconds)}  "
+                      f"left {format_duration(report.eta_s)}" + ("  (best)" if report.is_best else ""), flush=True)
             elif isinstance(report, TrainingFinished):
                 print(report.describe())
                 return EXIT_OK if report.model_path else EXIT_PARTIAL
@@ -61,7 +55,7 @@ def _predict_options(args: argparse.Namespace):
 
 
 def _print_progress(done: int, total: int, eta: float) -> None:
-    print(f"\r{done}/{total} images, {_duration(eta)} left   ", end="", file=sys.stderr, flush=True)
+    print(f"\r{done}/{total} images, {format_duration(eta)} left   ", end="", file=sys.stderr, flush=True)
 
 
 def _report_failures(failures) -> int:
@@ -77,7 +71,7 @@ def predict(args: argparse.Namespace) -> int:
         raise ConfigError("the input folder does not exist", args.input_dir)
     predictor = Predictor.from_file(args.model, _predict_options(args))
     result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress)
-    print(f"\nwrote {len(result.written)} masks to {args.output_dir} in {_duration(result.seconds)} "
+    print(f"\nwrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
           f"({result.images_per_s:.2f} images/s)")
     return _report_failures(result.failures)
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.classes import ClassTable
-from core.data.dataset import LoadedSample, split_names
+from core.data.dataset import LoadedSample
+from core.data.split import split_names
 from core.data.index import DatasetIndex
 from core.errors import SegLabError, TrainingError
 from core.io.images import channel_count, match_channels

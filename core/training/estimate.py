@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.durations import format_duration
 from core.errors import SegLabError
 from core.training.config import TrainConfig
 
@@ -38,17 +39,6 @@ class EpochEstimate:
         """E.g. 'about 45 s per epoch, 38 min for 50 epochs'."""
         return (f"about {format_duration(self.seconds_per_epoch)} per epoch, "
                 f"{format_duration(self.seconds_per_epoch * epochs)} for {epochs} epoch{'s' if epochs != 1 else ''}")
-
-
-def format_duration(seconds: float) -> str:
-    """A rough duration for people: '45 s', '38 min', '2 h 05 min'."""
-    seconds = max(0.0, float(seconds))
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 90:
-        return f"{round(seconds)} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class _Halt:

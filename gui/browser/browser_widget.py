@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QStyle,
     QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
@@ -71,7 +72,12 @@ class BrowserListView(QListView):
         option = QStyleOptionViewItem()
         self.initViewItemOption(option)
         item = self.itemDelegate().sizeHint(option, QModelIndex())
-        width = self.viewport().width() - 2 * self.spacing() - 1
+        # The same width whether or not the scroll bar shows: else a grid that makes the scroll bar appear
+        # shrinks itself, the scroll bar goes, the grid grows again, and the view repaints without end.
+        scroll_bar = self.verticalScrollBar()
+        full = self.viewport().width() + (scroll_bar.width() if scroll_bar.isVisible() else 0)
+        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        width = full - extent - 2 * self.spacing() - 1
         columns = max(1, width // (item.width() + 2 * self.spacing()))
         size = QSize(width // columns, item.height() + 2 * self.spacing())
         if self.gridSize() != size:

@@ -41,7 +41,7 @@ from core.export.exporter import (
     prediction_items,
     truth_items,
 )
-from gui.segment.job_progress import duration_text
+from core.durations import format_duration
 from gui.state import AppState
 from gui.workers import BackgroundTask, TaskContext, TaskRunner
 
@@ -207,7 +207,7 @@ class ExportDialog(QDialog):
     def _on_task_progress(self, done: int, total: int, seconds_left: float) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        left = duration_text(seconds_left)
+        left = format_duration(seconds_left)
         self.status_label.setText(f"Exporting {done}/{total}" + (f", {left} left" if left and done < total else ""))
 
     def _on_task_finished(self, task: BackgroundTask, result: ExportResult) -> None:
@@ -282,7 +282,7 @@ def describe_result(result: ExportResult, folder: Path) -> str:
     """What was written, by folder or file, and what failed (rich text)."""
     groups = Counter(path.parent.name if path.parent != folder else path.name for path in result.written)
     listed = ", ".join(f"{name} ({count})" if count > 1 else name for name, count in sorted(groups.items()))
-    text = (f"Wrote {len(result.written)} file(s) into {escape(str(folder))} in {duration_text(result.seconds)}: "
+    text = (f"Wrote {len(result.written)} file(s) into {escape(str(folder))} in {format_duration(result.seconds)}: "
             f"{escape(listed)}.")
     if result.cancelled:
         text += " Cancelled before the end."

@@ -5,15 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
-
-def duration_text(seconds: float) -> str:
-    """'45 s', '3 min 05 s', '1 h 02 min'; '' when unknown (negative)."""
-    if seconds < 0:
-        return ""
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+from core.durations import format_duration
 
 
 class JobProgressWidget(QWidget):
@@ -49,7 +41,7 @@ class JobProgressWidget(QWidget):
     def set_progress(self, done: int, total: int, seconds_left: float) -> None:
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
-        left = duration_text(seconds_left) if done < total else ""
+        left = format_duration(seconds_left) if done < total else ""
         self.label.setText(f"{self._title}: {done}/{total}" + (f", {left} left" if left else ""))
 
     def finish(self) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from gui.segment.job_progress import JobProgressWidget, duration_text
+from core.durations import format_duration
+from gui.segment.job_progress import JobProgressWidget
 from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
 from gui.state import AppState
 from gui.workers import BackgroundTask, TaskContext, TaskRunner
@@ -179,7 +180,7 @@ class SegmentationController(QObject):
     def _report(self, summary: SegmentSummary) -> None:
         what = "cancelled after" if summary.cancelled else "done:"
         self.state.message.emit(f"Segmentation {what} {summary.done} of {summary.total} image(s) in "
-                                f"{duration_text(summary.seconds)}"
+                                f"{format_duration(summary.seconds)}"
                                 + (f"; {len(summary.failures)} failed" if summary.failures else ""))
         if not summary.failures:
             return

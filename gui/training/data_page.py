@@ -202,16 +202,13 @@ class DataPage(QWizardPage):
         elif picking:
             self._describe_split([n for n in (s.name for s in index.labeled) if n not in set(self._picked())],
                                  self._picked())
-        elif self.context.environment is not None:
-            from core.data.dataset import split_names  # torch is already loaded by the environment task
+        else:
+            from core.data.split import split_names
 
             train, val = split_names([s.name for s in index.labeled], self.fraction_spin.value() / 100,
                                      self.seed_spin.value())
             self._describe_split(train, val)
             self._check_split_in_list(val)
-        else:
-            self.split = None
-            self.split_label.setText(muted_html("Working out the split…"))
         self.notice_label.setText(self._notices())
         self.completeChanged.emit()
 

@@ -23,7 +23,6 @@ def load_environment(ctx: TaskContext) -> TrainingEnvironment:
     """Runs on a worker thread: imports torch (seconds) and looks at the hardware."""
     import torch
 
-    import core.data.dataset  # noqa: F401  (split_names: torch imported here, not on the GUI thread)
     from core.device import select_device
     from core.losses import list_losses, loss_info
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from core.classes import ClassTable
-from core.training.estimate import format_duration
+from core.durations import format_duration
 from gui.training.formatting import number
 
 COLUMNS = ("Class", "IoU", "Dice", "Accuracy", "Pixels")

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QProgressBar, Q
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
 from core.classes import ClassTable
-from core.training.estimate import format_duration
+from core.durations import format_duration
 from gui.training.formatting import WrappedLabel, muted_html, notice_html
 from gui.training.preview_view import TrainingPreviewWidget
 from gui.training.summary_view import TrainingSummaryWidget

@@ -10,7 +10,8 @@ import torch
 
 from core.classes import IGNORE_INDEX
 from core.data.augment import AugmentConfig, augment_pair
-from core.data.dataset import LoadedSample, PatchDataset, ValidationTiles, crop_padded, split_names
+from core.data.dataset import LoadedSample, PatchDataset, ValidationTiles, crop_padded
+from core.data.split import split_names
 from core.errors import ConfigError
 from core.io.images import Normalisation
 

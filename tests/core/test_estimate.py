@@ -7,7 +7,8 @@ import time
 import pytest
 
 from core.errors import TrainingError
-from core.training.estimate import EpochEstimate, estimate_epoch_time, format_duration
+from core.durations import format_duration
+from core.training.estimate import EpochEstimate, estimate_epoch_time
 from core.training.loop import Trainer
 from core.training.reports import TrainingStarted
 from tests.core.synthetic import write_dataset

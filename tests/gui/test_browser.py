@@ -245,3 +245,27 @@ def test_a_saved_mask_gets_a_fresh_thumbnail(qtbot, tmp_path, isbi_dir):
     after = rgb_array(model.thumbnail("0"))
     assert (np.abs(after.astype(int) - before.astype(int)).sum(axis=2) > 30).mean() > 0.5
     assert widget.shutdown()
+
+
+def test_the_grid_does_not_repaint_in_a_loop_in_the_window(qtbot, main_window, show_folder, isbi_dir, tmp_path):
+    """A grid whose columns depended on the scroll bar once toggled it forever (hundreds of repaints a
+    second, half a core) for folders of a few small images."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from tests.gui.test_training_wizard import tiny_isbi
+
+    show_folder(main_window, tiny_isbi(isbi_dir, tmp_path / "tiny"))
+    qtbot.wait(500)
+    paints = []
+
+    class Counter(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                paints.append(event)
+            return False
+
+    counter = Counter()
+    main_window.browser.view.viewport().installEventFilter(counter)
+    qtbot.wait(1500)
+    main_window.browser.view.viewport().removeEventFilter(counter)
+    assert len(paints) < 10

@@ -170,6 +170,6 @@ def test_preview_draws_predictions_in_class_colours(qtbot):
 
 @pytest.mark.parametrize("seconds, text", [(3.25, "3.2 s"), (45, "45 s"), (2250, "38 min"), (7500, "2 h 05 min")])
 def test_durations_read_like_people_say_them(seconds, text):
-    from core.training.estimate import format_duration
+    from core.durations import format_duration
 
     assert format_duration(seconds) == text

@@ -37,9 +37,6 @@ def tiny_isbi(isbi_dir: Path, target: Path, count: int = 6, size: int = TINY_SIZ
 
 def show_small_folder(window, show_folder, folder: Path) -> None:
     show_folder(window, folder)
-    # The browser list repaints without pause when a folder has only a few images (a gui/browser issue,
-    # reported to its owner); hidden, it stops competing with training for the CPU in these timing tests.
-    window.docks["browser"].hide()
 
 
 class Heartbeat:
