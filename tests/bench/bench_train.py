@@ -5,8 +5,9 @@ Run by hand:  python tests/bench/bench_train.py [--data DIR] [--batches 8] [--ro
 Plain loop: a Dataset that reads image and mask with cv2 in __getitem__, scales by 255, a DataLoader with
 shuffle, an smp U-Net (resnet18) in fp32, Adam and cross-entropy, loss.item() every batch.
 SegLab: core.training.loop.Trainer with the same model, batch size and 512 x 512 patches (whole ISBI images),
-augmentation off. Both are timed on the same batches count after one warm-up batch; rounds alternate so that
-machine load hits both alike. Prints images/s of each and the ratio (target >= 1.2).
+augmentation off. Both are timed on the same number of batches after one warm-up batch, each in a fresh
+process (so one cannot inherit the other's memory state); rounds alternate so that machine load hits both
+alike. Prints images/s of each and the ratio (target >= 1.2).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,19 +98,29 @@ def seglab_loop(folder: Path, batches: int) -> float:
         return seen / elapsed
 
 
+def measure_in_subprocess(which: str, folder: Path, batches: int) -> float:
+    command = [sys.executable, __file__, "--one", which, "--data", str(folder), "--batches", str(batches)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="default: shared/data/isbi2012")
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--one", choices=("plain", "seglab"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = args.data or shared_data_dir() / "isbi2012"
+    if args.one:
+        print((plain_loop if args.one == "plain" else seglab_loop)(folder, args.batches))
+        return
     print(f"data {folder}, smp Unet(resnet18), batch {BATCH}, {SIZE}x{SIZE}, {args.batches} timed batches, "
           f"{torch.get_num_threads()} threads")
     plain, ours = [], []
     for round_index in range(args.rounds):
-        plain.append(plain_loop(folder, args.batches))
-        ours.append(seglab_loop(folder, args.batches))
+        plain.append(measure_in_subprocess("plain", folder, args.batches))
+        ours.append(measure_in_subprocess("seglab", folder, args.batches))
         print(f"round {round_index + 1}: plain {plain[-1]:.2f} images/s, SegLab {ours[-1]:.2f} images/s")
     p, s = statistics.median(plain), statistics.median(ours)
     print(f"median: plain loop {p:.2f} images/s, SegLab trainer {s:.2f} images/s, ratio {s / p:.2f}x (target 1.2x)")
