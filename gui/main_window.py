@@ -343,7 +343,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.tasks.shutdown()
-        self.levels.shutdown()
-        self.browser.shutdown()
+        for part in (self.training, self.segmentation, self.evaluation, self.exports, self.tasks, self.levels,
+                     self.browser):
+            part.shutdown()  # stop and wait for background work (a training run keeps its checkpoint)
         super().closeEvent(event)

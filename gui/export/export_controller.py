@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QObject, QSettings, Qt
 from PySide6.QtWidgets import QWidget
 
 from gui.export.export_dialog import ExportDialog
@@ -18,7 +18,6 @@ class ExportController(QObject):
         self._window = window
         self.runner = TaskRunner(1, self)
         self.dialog: ExportDialog | None = None
-        window.installEventFilter(self)
 
     def open_dialog(self) -> ExportDialog | None:
         if self.state.index is None:
@@ -35,11 +34,6 @@ class ExportController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         return self.runner.shutdown(timeout_ms)
-
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self._window and event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
 
     def _on_dialog_finished(self, _result: int) -> None:
         self.dialog = None

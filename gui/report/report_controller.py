@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.report import MetricReport
@@ -85,7 +85,6 @@ class ReportController(QObject):
         self.outcome: EvaluationOutcome | None = None
         self.message_box: QMessageBox | None = None
         self._index = None
-        window.installEventFilter(self)
 
     @property
     def running(self) -> bool:
@@ -128,11 +127,6 @@ class ReportController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         return self.runner.shutdown(timeout_ms)
-
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self._window and event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
 
     # task signals -------------------------------------------------------------------------------
     def _on_task_partial(self, value) -> None:

@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.durations import format_duration
@@ -89,7 +89,6 @@ class SegmentationController(QObject):
         self._index = None  # the dataset the running job writes for
         state.segmentation_requested.connect(self._on_state_segmentation_requested)
         state.dataset_changed.connect(self._on_state_dataset_changed)
-        window.installEventFilter(self)
 
     @property
     def running(self) -> bool:
@@ -119,11 +118,6 @@ class SegmentationController(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         return self.runner.shutdown(timeout_ms)
-
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self._window and event.type() == QEvent.Type.Close:
-            self.shutdown()
-        return False
 
     # running ------------------------------------------------------------------------------------
     def _on_state_segmentation_requested(self, model_path: str, names) -> None:

@@ -7,7 +7,7 @@ import time
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.classes import ClassTable
@@ -48,7 +48,6 @@ class TrainingController(QObject):
         self.dock_widget.segment_requested.connect(self._on_dock_segment_requested)
         state.dataset_changed.connect(self._on_state_dataset_changed)
         QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
-        window.installEventFilter(self)  # a closed window stops the run (its checkpoint allows a resume)
 
     @property
     def running(self) -> bool:
@@ -118,12 +117,6 @@ class TrainingController(QObject):
             return True
         worker.stop()
         return worker.wait(timeout_ms)
-
-    def eventFilter(self, watched, event) -> bool:
-        """The window was closed (its close was accepted: it is hidden, not minimised): stop the run."""
-        if watched is self._window and event.type() == QEvent.Type.Hide and not event.spontaneous():
-            self.shutdown()
-        return False
 
     # wizard -------------------------------------------------------------------------------------
     def _on_wizard_config_ready(self, config: TrainConfig, classes: ClassTable) -> None:
