@@ -74,6 +74,7 @@ class AppState(QObject):
     classes_edited = Signal()  # the user changed the class table (it should be saved with the dataset)
     image_requested = Signal(str)  # someone asked to show this sample; the loader answers with current_changed
     current_changed = Signal()  # another image (or none) is shown
+    selection_changed = Signal()  # the images picked in the browser (for batch actions) changed
     levels_changed = Signal()
     mask_changed = Signal(object)  # (top, left, bottom, right) region that changed, or None for all
     prediction_changed = Signal(str)  # sample name whose prediction arrived or changed
@@ -95,6 +96,7 @@ class AppState(QObject):
         self.current_class = 1
         self.predictions: dict[str, str] = {}  # sample name -> predicted mask file
         self.edited: set[str] = set()
+        self.selected_names: tuple[str, ...] = ()  # picked in the browser; batch actions can use them
         self.model_path: str | None = None  # the model the window works with
 
     # dataset ------------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ class AppState(QObject):
         self.classes = index.settings.classes if index is not None else ClassTable.default(2)
         self.document = None
         self.predictions = dict(predictions or {})
+        self.selected_names = ()
         self.edited = set()
         self.dataset_changed.emit()
         self.classes_changed.emit()
@@ -154,6 +157,19 @@ class AppState(QObject):
     @property
     def current_name(self) -> str | None:
         return self.document.name if self.document is not None else None
+
+    def set_selection(self, names) -> None:
+        names = tuple(names)
+        if names != self.selected_names:
+            self.selected_names = names
+            self.selection_changed.emit()
+
+    def chosen_names(self) -> list[str]:
+        """The images a batch action on 'the selected images' means: the browser's selection, or else the
+        image on screen."""
+        if self.selected_names:
+            return list(self.selected_names)
+        return [self.current_name] if self.current_name else []
 
     def set_display(self, levels: np.ndarray, channel: int | None, display: np.ndarray) -> None:
         """New display levels/channel and the uint8 image they give (computed off the GUI thread if large)."""

@@ -121,7 +121,7 @@ class DatasetBrowserWidget(QWidget):
         self.view.setModel(self.proxy)
         self.view.setItemDelegate(self.delegate)
         self.view.setUniformItemSizes(True)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Ctrl/Shift-click: several
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setMouseTracking(True)
         self.count_label = QLabel()
@@ -140,10 +140,12 @@ class DatasetBrowserWidget(QWidget):
         layout.addWidget(self.count_label)
 
         self._following = False
+        self._shown: str | None = None  # the last image this widget asked for
         self.set_grid_mode(True)
         self.name_filter.textChanged.connect(self._on_name_filter_changed)
         self.status_filter.currentIndexChanged.connect(self._on_status_filter_changed)
         self.grid_button.toggled.connect(self.set_grid_mode)
+        self.view.selectionModel().currentChanged.connect(self._on_view_current_changed)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection_changed)
         self.view.step_requested.connect(self.step)
         self.proxy.modelReset.connect(self._on_rows_changed)
@@ -178,8 +180,10 @@ class DatasetBrowserWidget(QWidget):
         rows = self.proxy.rowCount()
         if rows == 0:
             return
-        selected = self.view.selectionModel().selectedIndexes()
-        row = selected[0].row() + offset if selected else (0 if offset > 0 else rows - 1)
+        current = self.view.currentIndex()
+        if not self.view.selectionModel().isSelected(current):  # Qt's cursor alone is not a chosen image
+            current = QModelIndex()
+        row = current.row() + offset if current.isValid() else (0 if offset > 0 else rows - 1)
         self._select_row(max(0, min(rows - 1, row)))
 
     def set_grid_mode(self, grid: bool) -> None:
@@ -211,21 +215,35 @@ class DatasetBrowserWidget(QWidget):
         self.view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self.view.scrollTo(index)
 
+    def _on_view_current_changed(self, *_) -> None:
+        self._show_current()
+
     def _on_view_selection_changed(self, *_) -> None:
-        """The user picked an image (click, arrows, A/D); Qt's own focus handling only moves the cursor."""
-        selected = self.view.selectionModel().selectedIndexes()
-        if selected and not self._following:
-            self.state.request_image(selected[0].data(Qt.ItemDataRole.DisplayRole))
+        """The picked images (Ctrl/Shift-click for several), in list order, for batch actions."""
+        rows = sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
+        self.state.set_selection(self.proxy.index(row, 0).data(Qt.ItemDataRole.DisplayRole) for row in rows)
+        self._show_current()
+
+    def _show_current(self) -> None:
+        """The user moved to an image (click, arrows, A/D; Qt moves the cursor and the selection in either
+        order): show it once it is both current and selected."""
+        current = self.view.currentIndex()
+        if current.isValid() and not self._following and self.view.selectionModel().isSelected(current):
+            name = current.data(Qt.ItemDataRole.DisplayRole)
+            if name != self._shown:
+                self._shown = name
+                self.state.request_image(name)
 
     def _on_state_current_changed(self) -> None:
         self._follow_current()
 
     def _follow_current(self) -> None:
         """Select the image shown (chosen elsewhere) without asking for it again."""
+        self._shown = self.state.current_name
         row = self.model.row_of(self.state.current_name)
         index = self.proxy.mapFromSource(self.model.index(row)) if row >= 0 else QModelIndex()
-        selected = self.view.selectionModel().selectedIndexes()
-        if (selected[0] if selected else QModelIndex()) == index:
+        if self.view.currentIndex() == index and (not index.isValid()
+                                                  or self.view.selectionModel().isSelected(index)):
             return
         self._following = True
         try:

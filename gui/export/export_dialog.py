@@ -42,6 +42,7 @@ from core.export.exporter import (
     truth_items,
 )
 from core.durations import format_duration
+from gui.segment.segment_dialog import chosen_label
 from gui.state import AppState
 from gui.workers import BackgroundTask, TaskContext, TaskRunner
 
@@ -67,7 +68,7 @@ class ExportDialog(QDialog):
 
         self.scope_combo = QComboBox()
         for key, label in SCOPES.items():
-            self.scope_combo.addItem(label, key)
+            self.scope_combo.addItem(chosen_label(state) if key == "current" else label, key)
         self.source_buttons = QButtonGroup(self)
         source_row = QHBoxLayout()
         for number, (key, label) in enumerate(zip(SOURCES, ("Predictions", "Ground-truth masks"), strict=True)):
@@ -142,7 +143,7 @@ class ExportDialog(QDialog):
         if index is None:
             return []
         if self.scope == "current":
-            return [self.state.current_name] if self.state.current_name else []
+            return self.state.chosen_names()
         if self.scope == "predicted":
             return [s.name for s in index.samples if s.name in self.state.predictions]
         if self.scope == "labeled":

@@ -37,10 +37,18 @@ def scope_names(state: AppState, scope: str) -> list[str] | None:
     """Sample names for a scope (None = every image)."""
     index = state.index
     if scope == "current":
-        return [state.current_name] if state.current_name else []
+        return state.chosen_names()
     if scope == "unlabeled":
         return [s.name for s in index.unlabeled]
     return None
+
+
+def chosen_label(state: AppState) -> str:
+    """'Selected images (3)' when several are picked in the browser, else 'Current image (name)'."""
+    chosen = state.chosen_names()
+    if len(chosen) > 1:
+        return f"Selected images ({len(chosen)})"
+    return f"Current image ({chosen[0]})" if chosen else "Current image (none)"
 
 
 class SegmentDialog(QDialog):
@@ -57,7 +65,7 @@ class SegmentDialog(QDialog):
         scope_box = QVBoxLayout()
         labels = {
             "all": f"All images ({len(index.samples)})",
-            "current": f"Current image ({state.current_name})" if state.current_name else "Current image (none)",
+            "current": chosen_label(state),
             "unlabeled": f"Unlabeled images ({len(index.unlabeled)})",
         }
         for number, scope in enumerate(SCOPES):
@@ -65,7 +73,7 @@ class SegmentDialog(QDialog):
             button.setObjectName(f"scope_{scope}")
             self.scope_buttons.addButton(button, number)
             scope_box.addWidget(button)
-        self.scope_button("current").setEnabled(state.current_name is not None)
+        self.scope_button("current").setEnabled(bool(state.chosen_names()))
         self.scope_button("unlabeled").setEnabled(bool(index.unlabeled))
         saved = str(settings.value(SETTINGS_PREFIX + "scope", "all"))
         chosen = self.scope_button(saved if saved in SCOPES else "all")

@@ -269,3 +269,20 @@ def test_the_grid_does_not_repaint_in_a_loop_in_the_window(qtbot, main_window, s
     qtbot.wait(1500)
     main_window.browser.view.viewport().removeEventFilter(counter)
     assert len(paints) < 10
+
+
+def test_ctrl_click_picks_several_images_for_batch_actions(browser, state, qtbot):
+    from gui.segment.segment_dialog import chosen_label, scope_names
+
+    def click(row: int, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+        rect = browser.view.visualRect(browser.proxy.index(row, 0))
+        qtbot.mouseClick(browser.view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+
+    with qtbot.waitSignal(state.image_requested) as first:
+        click(1)
+    assert first.args == ["1"] and state.selected_names == ("1",)
+    with qtbot.waitSignal(state.image_requested) as second:
+        click(3, Qt.KeyboardModifier.ControlModifier)
+    assert second.args == ["3"]
+    assert state.selected_names == ("1", "3")
+    assert scope_names(state, "current") == ["1", "3"] and chosen_label(state) == "Selected images (2)"
