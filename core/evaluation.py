@@ -71,6 +71,10 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
     if not labeled:
         raise DatasetError("no labeled images to evaluate against; the folder needs ground-truth masks", data_dir)
     classes = predictor.spec.classes
+    if predictor.needs_calibration:
+        from core.inference.predictor import first_readable
+
+        predictor.calibrate(first_readable(index.load_image, labeled))
     results: list[ImageResult] = []
     failures: list[tuple[str, str]] = []
     start = time.perf_counter()

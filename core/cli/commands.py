@@ -51,7 +51,7 @@ def _predict_options(args: argparse.Namespace):
 
     device = select_device(args.device)
     return PredictOptions(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, tta=args.tta,
-                          device=device.torch_device, backend=args.backend)
+                          device=device.torch_device, backend=args.backend, precision=args.precision)
 
 
 def _print_progress(done: int, total: int, eta: float) -> None:
@@ -71,7 +71,8 @@ def predict(args: argparse.Namespace) -> int:
         raise ConfigError("the input folder does not exist", args.input_dir)
     predictor = Predictor.from_file(args.model, _predict_options(args))
     result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress)
-    print(f"\nwrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
+    print(f"\nprediction: {predictor.backend_reason}")
+    print(f"wrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
           f"({result.images_per_s:.2f} images/s)")
     return _report_failures(result.failures)
 

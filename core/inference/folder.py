@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, SegLabError
 from core.inference.options import CancelCheck, Cancelled, PredictOptions
-from core.inference.predictor import Predictor
+from core.inference.predictor import Predictor, first_readable
 from core.io.images import is_image_file, read_image
 from core.io.masks import mask_suffix, write_mask
 
@@ -61,6 +61,8 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     targets, problems = mask_paths(paths, output_dir, mask_suffix(len(predictor.spec.classes)))
+    if predictor.needs_calibration:
+        predictor.calibrate(first_readable(read_image, [p for p in paths if p in targets]))
     run = _FolderRun(predictor, len(paths), progress, on_result)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:

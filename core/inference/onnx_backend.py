@@ -46,9 +46,11 @@ class OnnxRunner:
 
     name = "onnx"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, name: str = "onnx"):
         import onnxruntime
 
+        self.path = Path(path)
+        self.name = name
         session_options = onnxruntime.SessionOptions()
         session_options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         session_options.intra_op_num_threads = torch.get_num_threads()
@@ -86,6 +88,7 @@ def onnx_runner(model: torch.nn.Module, spec: ModelSpec, cache_dir: Path | None 
                 raise OnnxUnavailable(f"ONNX output differs from torch by {difference:.2g} (tolerance {TOLERANCE})")
     except OSError as exc:
         raise OnnxUnavailable(f"cannot write the ONNX cache folder {path.parent}: {exc}") from None
+    runner.path = path  # the checked file now lives in the cache
     log.info("exported and checked ONNX model %s", path)
     return runner
 

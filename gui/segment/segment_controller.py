@@ -27,6 +27,7 @@ class SegmentJob:
     output_dir: Path
     tile_size: int = 512
     tta: bool = False
+    fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
     from core.io.masks import read_mask
 
     options = PredictOptions(tile_size=job.tile_size, overlap=min(64, job.tile_size // 4), tta=job.tta,
+                             precision="fast" if job.fast else "exact",
                              device="auto")  # the GPU when there is one
     predictor = Predictor.from_file(job.model_path, options)
     names = {path: name for name, path in job.images}
@@ -83,7 +85,8 @@ class SegmentationController(QObject):
         self.progress_widget.cancel_requested.connect(self.cancel)
         self.task: BackgroundTask | None = None
         self.options = SegmentChoice("", None, int(settings.value("segment/tile_size", 512)),
-                                     settings.value("segment/tta", False, type=bool))
+                                     settings.value("segment/tta", False, type=bool),
+                                     settings.value("segment/fast", False, type=bool))
         self.last_summary: SegmentSummary | None = None
         self.failure_box: QMessageBox | None = None
         self._index = None  # the dataset the running job writes for
@@ -136,7 +139,7 @@ class SegmentationController(QObject):
             self.state.message.emit("No images to segment.")
             return
         job = SegmentJob(model_path, tuple((s.name, s.image) for s in samples), predictions_dir(index.root),
-                         self.options.tile_size, self.options.tta)
+                         self.options.tile_size, self.options.tta, self.options.fast)
         self._index = index
         self.last_summary = None
         task = self.task = self.runner.start(run_segmentation, job)

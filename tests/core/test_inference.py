@@ -332,3 +332,38 @@ def test_onnx_export_of_an_unfusable_batchnorm_network_keeps_it_in_eval_mode(tmp
     torch_probabilities = Predictor(model, spec, torch_options(**options)).predict(image)[1]
     np.testing.assert_allclose(onnx.predict(image)[1], torch_probabilities, atol=1e-4)
     assert not model.training
+
+
+def test_fast_precision_uses_a_checked_8_bit_model_or_says_why_not(tmp_path, monkeypatch):
+    """Fast precision on the starter model: an 8-bit copy calibrated on the images to segment, kept only when
+    its masks agree with the exact model's; otherwise prediction stays exact and says why."""
+    import core.inference.quantize as quantize
+    from core.resources import resource_path
+
+    images = [read_image(p) for p in sorted(resource_path("sample", "images").iterdir())[:2]]
+    options = dict(backend="onnx", onnx_cache_dir=str(tmp_path))
+    model_file = resource_path("starter_model.safetensors")
+    exact = Predictor.from_file(model_file, PredictOptions(**options))
+    fast = Predictor.from_file(model_file, PredictOptions(precision="fast", **options))
+    assert fast.needs_calibration and not exact.needs_calibration
+    fast.calibrate(images)
+    assert fast.backend == "onnx-int8" and "agree" in fast.backend_reason, fast.backend_reason
+    assert (fast.predict(images[1]) == exact.predict(images[1])).mean() > 0.99
+    assert list(tmp_path.glob("*.int8.onnx"))
+
+    monkeypatch.setattr(quantize, "MIN_AGREEMENT", 1.01)  # nothing can pass: the exact model stays
+    strict = Predictor.from_file(model_file, PredictOptions(precision="fast", **options))
+    strict.calibrate(images)
+    assert strict.backend == "onnx" and "fast precision not used" in strict.backend_reason
+    assert np.array_equal(strict.predict(images[0]), exact.predict(images[0]))
+    assert not list(tmp_path.glob("*.int8.onnx"))  # a rejected 8-bit model is not kept
+
+
+def test_folder_prediction_calibrates_fast_precision_on_its_own_images(tmp_path):
+    from core.resources import resource_path
+
+    predictor = Predictor.from_file(resource_path("starter_model.safetensors"),
+                                    PredictOptions(backend="onnx", precision="fast", onnx_cache_dir=str(tmp_path)))
+    sources = sorted(resource_path("sample", "images").iterdir())[:3]
+    result = predict_folder(predictor, sources, tmp_path / "out")
+    assert len(result.written) == 3 and predictor.backend == "onnx-int8"
