@@ -19,7 +19,7 @@ from core.data.layouts import PROBLEM_KINDS, Problem, Sample, natural_key, pair_
 from core.data.settings import SETTINGS_FILE, DatasetSettings
 from core.data.validation import validate_index
 from core.errors import DatasetError, MaskFormatError
-from core.io.images import read_image
+from core.io.images import present_values, read_image
 from core.io.labelme import labelme_labels, labelme_to_mask, read_labelme
 from core.io.masks import MAX_PNG_CLASSES, MaskEncoding, decode_mask, read_mask, read_raw_mask
 
@@ -163,6 +163,6 @@ def _class_count_from_masks(samples: tuple[Sample, ...]) -> int:
             mask = decode_mask(raw, MaskEncoding(), path=sample.mask)
         except MaskFormatError:
             continue  # validate() reports it
-        values = np.unique(mask)
+        values = present_values(mask)
         top = max(top, int(values[values != np.iinfo(mask.dtype).max].max(initial=0)))  # max: unlabeled
     return top + 1 if top < _MAX_PROPOSED_CLASSES else 2

@@ -15,6 +15,7 @@ import numpy as np
 from core.classes import ClassTable
 from core.export.outlines import OBJECT_CONNECTIVITY
 from core.io.atomic import write_bytes_atomic
+from core.io.images import value_counts
 from core.report import CSV_ENCODING
 
 MEASUREMENT_COLUMNS = ("image", "class_index", "class", "area_px", "area_fraction", "objects", "mean_object_px")
@@ -22,7 +23,7 @@ MEASUREMENT_COLUMNS = ("image", "class_index", "class", "area_px", "area_fractio
 
 def measure_mask(name: str, mask: np.ndarray, classes: ClassTable) -> list[dict]:
     """One row per class of the table (absent classes measure 0); unlabeled pixels count for no class."""
-    counts = np.bincount(mask.ravel(), minlength=len(classes))
+    counts = value_counts(mask, minlength=len(classes))
     total = mask.size
     rows = []
     for spec in classes:

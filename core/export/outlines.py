@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from core.classes import IGNORE_INDEX
+from core.io.images import present_values
 
 OBJECT_CONNECTIVITY = 8
 """Pixels touching at a corner belong to the same object (ImageJ's and scikit-image's default)."""
@@ -49,7 +50,7 @@ class MaskObject:
 
 def object_classes(mask: np.ndarray, skip: Sequence[int] = (0, IGNORE_INDEX)) -> list[int]:
     """The class values present in the mask that get objects (class 0 is background; ignore is skipped)."""
-    return [int(v) for v in np.unique(mask) if int(v) not in skip]
+    return [int(v) for v in present_values(mask) if int(v) not in skip]
 
 
 def mask_objects(mask: np.ndarray, skip: Sequence[int] = (0, IGNORE_INDEX)) -> Iterator[MaskObject]:

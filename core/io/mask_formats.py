@@ -20,9 +20,10 @@ from PIL import Image
 from core.classes import IGNORE_INDEX, ClassTable
 from core.errors import MaskFormatError
 from core.io.atomic import write_atomic
-from core.io.images import TIFF_EXTENSIONS
+from core.io.images import TIFF_EXTENSIONS, present_values
 from core.io.masks import (
     MAX_PNG_CLASSES,
+    PNG_COMPRESS_LEVEL,
     MaskEncoding,
     decode_mask,
     ignore_index_for,
@@ -34,7 +35,7 @@ from core.io.masks import (
 STORED_KINDS = ("index", "paletted", "channel", "gray_rgb", "colour")
 WRITABLE_SUFFIXES = (".png", ".bmp") + TIFF_EXTENSIONS
 _MAX_SEEN_VALUES = 256
-_PNG_LEVEL = 3  # masks compress well at any level; higher levels only cost time (seconds at 4096 x 4096)
+
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,7 @@ def _with_values(fmt: StoredFormat, scalar: np.ndarray, raw: np.ndarray, encodin
     scalar = np.asarray(scalar)
     if scalar.dtype.kind == "f":
         scalar = scalar.astype(np.int64)
-    counts = np.bincount(scalar.ravel().astype(np.int64), minlength=1)
-    seen = tuple(int(v) for v in np.flatnonzero(counts)[:_MAX_SEEN_VALUES])
+    seen = tuple(int(v) for v in present_values(scalar)[:_MAX_SEEN_VALUES])
     mode, threshold = ("binary", encoding.threshold) if encoding.mode == "binary" else ("index", 0)
     if encoding.mode == "auto" and not encoding.value_map:
         decoded = decode_mask(raw, encoding, classes, path)
@@ -170,7 +170,7 @@ def encode_mask(mask: np.ndarray, fmt: StoredFormat, classes: ClassTable, path: 
     """The stored pixels of an index mask. Raises MaskFormatError naming the classes the format cannot hold."""
     if mask.ndim != 2 or mask.dtype.kind not in "iub":
         raise MaskFormatError(f"an index mask must be a 2-D integer array, got {mask.dtype} {mask.shape}", path)
-    present = np.flatnonzero(np.bincount(mask.ravel().astype(np.int64), minlength=1))
+    present = present_values(mask)
     if fmt.kind == "colour":
         table = classes.colours_array()
         missing = [int(v) for v in present if v >= len(classes)]
@@ -252,7 +252,7 @@ def write_stored(path: str | Path, raw: np.ndarray, fmt: StoredFormat, classes: 
     elif fmt.kind == "paletted":
         image = Image.frombytes("P", (raw.shape[1], raw.shape[0]), np.ascontiguousarray(raw, np.uint8).tobytes())
         image.putpalette(fmt.palette)
-        write_atomic(path, lambda tmp: image.save(tmp, format="PNG", compress_level=_PNG_LEVEL))
+        write_atomic(path, lambda tmp: image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL))
     elif raw.dtype == np.uint16 and raw.ndim == 3:  # Pillow writes no 16-bit colour; OpenCV does (BGR)
         order = [2, 1, 0, 3][: raw.shape[2]] if raw.shape[2] >= 3 else list(range(raw.shape[2]))
         ok, data = cv2.imencode(path.suffix, np.ascontiguousarray(raw[:, :, order]))
@@ -261,7 +261,7 @@ def write_stored(path: str | Path, raw: np.ndarray, fmt: StoredFormat, classes: 
         write_atomic(path, lambda tmp: tmp.write_bytes(data.tobytes()))
     else:
         image = Image.fromarray(np.ascontiguousarray(raw))
-        options = {"format": "BMP"} if path.suffix.lower() == ".bmp" else {"format": "PNG", "compress_level": _PNG_LEVEL}
+        options = {"format": "BMP"} if path.suffix.lower() == ".bmp" else {"format": "PNG", "compress_level": PNG_COMPRESS_LEVEL}
         write_atomic(path, lambda tmp: image.save(tmp, **options))
     return path
 

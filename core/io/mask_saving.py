@@ -35,6 +35,7 @@ from core.io.mask_formats import (
     keep_stored_pixels,
     write_stored,
 )
+from core.io.images import present_values
 from core.io.masks import MaskEncoding, mask_suffix, read_raw_mask
 from core.io.polygons import Polygon, rasterise
 
@@ -242,8 +243,7 @@ def write_labelme_annotation(path: str | Path, mask: np.ndarray, classes: ClassT
 def _write_class_masks(target: AnnotationTarget, mask: np.ndarray, classes: ClassTable,
                        encoding: MaskEncoding) -> str:
     """One 0/255 file per class folder; read back with core.data.index.read_class_masks."""
-    values = np.unique(mask)
-    extra = [int(v) for v in values if v > len(target.paths)]
+    extra = [int(v) for v in present_values(mask) if v > len(target.paths)]
     if extra:
         raise MaskFormatError(f"this dataset keeps one mask folder per class ({len(target.paths)} folders); "
                               f"class {extra[0]} has none: add a folder for it under masks/", target.paths[0])

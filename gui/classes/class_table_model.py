@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 
+from core.io.images import value_counts
 from gui.classes.swatch_delegate import SWATCH_ROLE
 from gui.state import AppState
 
@@ -23,10 +24,10 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 def class_pixel_counts(mask: np.ndarray | None, class_count: int) -> np.ndarray | None:
-    """Pixels per value (np.bincount, at least class_count entries); None without a mask."""
+    """Pixels per value (at least class_count entries); None without a mask."""
     if mask is None:
         return None
-    return np.bincount(mask.ravel(), minlength=class_count)
+    return value_counts(mask, minlength=class_count)
 
 
 def describe_count(count: int, total: int, where: str) -> str:
