@@ -138,13 +138,6 @@ class ClassTable:
         spec = ClassSpec(index, name or f"class {index}", default_colour(index) if colour is None else parse_colour(colour))
         return ClassTable(self.classes + (spec,))
 
-    def resized(self, count: int) -> ClassTable:
-        """At least `count` classes: new ones get default names and colours."""
-        table = self
-        while len(table) < count:
-            table = table.with_added()
-        return table
-
     def _with(self, index: int, **changes) -> ClassTable:
         if not 0 <= index < len(self):
             raise ConfigError(f"no class with index {index}; valid 0..{len(self) - 1}")

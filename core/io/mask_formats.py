@@ -32,7 +32,6 @@ from core.io.masks import (
     write_mask,
 )
 
-STORED_KINDS = ("index", "paletted", "channel", "gray_rgb", "colour")
 WRITABLE_SUFFIXES = (".png", ".bmp") + TIFF_EXTENSIONS
 _MAX_SEEN_VALUES = 256
 

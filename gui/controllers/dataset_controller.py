@@ -76,7 +76,6 @@ class DatasetController(QObject):
         self.tasks = tasks
         self._scan = None
         self._load = None
-        self._pending_name: str | None = None
         # asked before another image or folder replaces one with unsaved edits (the editor saves or asks);
         # False keeps the current image
         self.leave_guard: Callable[[], bool] | None = None
@@ -126,7 +125,6 @@ class DatasetController(QObject):
             return
         if self._load is not None:
             self._load.cancel()
-        self._pending_name = name
         task = self._load = self.tasks.start(load_document, index, name, self.state.predictions.get(name))
         task.signals.finished.connect(lambda document, t=task: self._on_document_loaded(t, document))
         task.signals.failed.connect(lambda message, _details, t=task: self._on_load_failed(t, message))

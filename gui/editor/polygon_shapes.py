@@ -25,8 +25,6 @@ from core.mask_painting import (
     MaskPatch,
 )
 
-PointXY = tuple[float, float]
-
 
 @dataclass(frozen=True, eq=False)
 class EditablePolygon:
