@@ -9,7 +9,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget,
                                QToolBar)
 
-from core.resources import resource_path
 from gui.browser.browser_widget import DatasetBrowserWidget
 from gui.browser.problems_widget import ProblemsWidget
 from gui.classes.class_panel import ClassPanelWidget
@@ -251,7 +250,15 @@ class MainWindow(QMainWindow):
             self.open_folder(folder)
 
     def open_sample(self) -> None:
-        self.open_folder(str(resource_path("sample")))
+        from core.data.workspace import sample_dataset
+
+        try:
+            folder = sample_dataset()
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot open the sample", f"The sample dataset could not be copied to your "
+                                f"data folder: {exc}")
+            return
+        self.open_folder(str(folder))
 
     def open_folder(self, folder: str) -> None:
         if not Path(folder).is_dir():

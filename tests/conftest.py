@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # OpenMP threads that spin while waiting slow everything down on a 2-core machine running several processes.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# SegLab's per-user data (sample copy, workspaces of read-only datasets) goes to a throw-away folder.
+os.environ.setdefault("SEGLAB_DATA_HOME", tempfile.mkdtemp(prefix="seglab-test-data-"))
 
 import pytest
 

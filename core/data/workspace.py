@@ -72,3 +72,21 @@ def recovery_dir(dataset_root: str | Path) -> Path:
     folder = workspace_dir(dataset_root) / "recovery"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def sample_dataset() -> Path:
+    """A writable copy of the bundled sample dataset in the user's data folder (made on first use), so labeling
+    and training on it never change the installed files."""
+    import shutil
+
+    from core.resources import resource_path
+
+    target = user_data_dir() / "sample"
+    if not (target / "images").is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".sample-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(resource_path("sample"), staging, ignore=shutil.ignore_patterns(WORKSPACE_NAME))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    return target

@@ -59,3 +59,18 @@ def test_choosing_an_encoding_fixes_the_problems_and_is_saved(qtbot, main_window
     assert saved["mask_encoding"]["mode"] == "binary" and saved["mask_encoding"]["channel"] == 0
     red = read_raw_mask(bbbc_without_settings / "masks" / f"{state.current_name}.png")[:, :, 0]
     assert np.array_equal(state.document.mask, (red > 0).astype(np.uint8))
+
+
+def test_the_sample_opens_as_a_writable_copy(qtbot, main_window, tmp_path, monkeypatch):
+    """File > Open Sample Dataset: eight BBBC039 fields, six labeled, read as one 'nucleus' class, from a copy
+    in the user's data folder, so labeling it never changes the installed files."""
+    from core.resources import resource_path
+
+    monkeypatch.setenv("SEGLAB_DATA_HOME", str(tmp_path / "data-home"))
+    main_window.open_sample()
+    state = main_window.state
+    qtbot.waitUntil(lambda: state.document is not None, timeout=LOAD_TIMEOUT_MS)
+    assert state.index.root == (tmp_path / "data-home" / "sample").resolve()
+    assert (len(state.index.samples), len(state.index.labeled)) == (8, 6)
+    assert state.classes.names == ["background", "nucleus"] and set(np.unique(state.document.mask)) == {0, 1}
+    assert not (resource_path("sample") / ".seglab").exists()
