@@ -7,17 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.report import MetricReport
 from gui.report.evaluate_dialog import EvaluateChoice, EvaluateDialog
 from gui.report.pdf_export import PDF_REPORT, html_to_pdf
 from gui.report.report_widget import ReportWidget
-from gui.segment.job_progress import JobProgressWidget
+from gui.job_controller import JobController
 from gui.segment.segment_controller import SegmentedImage
 from gui.state import AppState
-from gui.workers import BackgroundTask, TaskContext, TaskRunner
+from gui.workers import BackgroundTask, TaskContext
 
 
 @dataclass(frozen=True)
@@ -68,27 +68,16 @@ def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
     return EvaluationOutcome(report, job.out_dir, files, evaluation.failures)
 
 
-class ReportController(QObject):
+class ReportController(JobController):
     results_shown = Signal()
     finished = Signal(object)  # EvaluationOutcome
 
     def __init__(self, state: AppState, settings: QSettings, window: QWidget):
-        super().__init__(window)
-        self.state = state
-        self.settings = settings
-        self._window = window
-        self.runner = TaskRunner(1, self)
+        super().__init__(state, settings, window)
         self.widget = ReportWidget(state)
-        self.progress_widget = JobProgressWidget()
-        self.progress_widget.cancel_requested.connect(self.cancel)
-        self.task: BackgroundTask | None = None
         self.outcome: EvaluationOutcome | None = None
         self.message_box: QMessageBox | None = None
         self._index = None
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None
 
     def open_dialog(self) -> EvaluateDialog | None:
         index = self.state.index
@@ -98,11 +87,8 @@ class ReportController(QObject):
         if self.running:
             self.state.message.emit("An evaluation is running; cancel it or wait for it to finish.")
             return None
-        dialog = EvaluateDialog(self.state, self.settings, self._window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda d=dialog: self.evaluate(d.choice()))
-        dialog.open()
-        return dialog
+        return self._show_dialog(EvaluateDialog(self.state, self.settings, self._window),
+                                 lambda dialog: self.evaluate(dialog.choice()))
 
     def evaluate(self, choice: EvaluateChoice) -> BackgroundTask | None:
         from core.data.workspace import predictions_dir
@@ -120,13 +106,6 @@ class ReportController(QObject):
         task.signals.cancelled.connect(lambda t=task: self._on_task_cancelled(t))
         self.progress_widget.start(f"Evaluating {Path(choice.model_path).name}", len(index.labeled))
         return task
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        return self.runner.shutdown(timeout_ms)
 
     # task signals -------------------------------------------------------------------------------
     def _on_task_partial(self, value) -> None:

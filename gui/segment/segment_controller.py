@@ -10,14 +10,14 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.durations import format_duration
-from gui.segment.job_progress import JobProgressWidget
+from gui.job_controller import JobController
 from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
 from gui.state import AppState
-from gui.workers import BackgroundTask, TaskContext, TaskRunner
+from gui.workers import BackgroundTask, TaskContext
 
 
 @dataclass(frozen=True)
@@ -72,18 +72,11 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
     return summary
 
 
-class SegmentationController(QObject):
+class SegmentationController(JobController):
     finished = Signal(object)  # SegmentSummary, also when cancelled
 
     def __init__(self, state: AppState, settings: QSettings, window: QWidget):
-        super().__init__(window)
-        self.state = state
-        self.settings = settings
-        self._window = window
-        self.runner = TaskRunner(1, self)
-        self.progress_widget = JobProgressWidget()
-        self.progress_widget.cancel_requested.connect(self.cancel)
-        self.task: BackgroundTask | None = None
+        super().__init__(state, settings, window)
         self.options = SegmentChoice("", None, int(settings.value("segment/tile_size", 512)),
                                      settings.value("segment/tta", False, type=bool),
                                      settings.value("segment/fast", False, type=bool))
@@ -93,34 +86,20 @@ class SegmentationController(QObject):
         state.segmentation_requested.connect(self._on_state_segmentation_requested)
         state.dataset_changed.connect(self._on_state_dataset_changed)
 
-    @property
-    def running(self) -> bool:
-        return self.task is not None
-
     # actions ------------------------------------------------------------------------------------
     def open_dialog(self) -> SegmentDialog | None:
         """Show the Segment Images dialog (window-modal); the run starts when it is accepted."""
         if self.state.index is None:
             self.state.message.emit("Open a folder of images first.")
             return None
-        dialog = SegmentDialog(self.state, self.settings, self._window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda d=dialog: self.segment(d.choice()))
-        dialog.open()
-        return dialog
+        return self._show_dialog(SegmentDialog(self.state, self.settings, self._window),
+                                 lambda dialog: self.segment(dialog.choice()))
 
     def segment(self, choice: SegmentChoice) -> None:
         self.options = choice
         if choice.model_path != self.state.model_path:
             self.state.set_model(choice.model_path)
         self.state.request_segmentation(choice.model_path, choice.names)
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        return self.runner.shutdown(timeout_ms)
 
     # running ------------------------------------------------------------------------------------
     def _on_state_segmentation_requested(self, model_path: str, names) -> None:
