@@ -7,32 +7,24 @@ from PySide6.QtCore import Qt
 from core.mask_painting import MaskPatch, flood_coverage, region_slices
 from gui.editor.commands import class_text
 from gui.editor.tool_base import EditorTool
-from gui.viewer.canvas import ToolEvent
 
 
 class FillTool(EditorTool):
     cursor_shape = Qt.CursorShape.PointingHandCursor
 
-    def press(self, event: ToolEvent) -> bool:
-        if event.button != Qt.MouseButton.LeftButton:
-            return False
-        pixel = self.pixel_in_image(event)
-        if pixel is None:
-            return self.session is not None
+    def click(self, x: int, y: int) -> None:
         controller = self.controller
         mask = self.session.mask
-        x, y = pixel
         old, value = int(mask[y, x]), controller.current_class
         if old == value:
-            return True
+            return
         if controller.protect and old != 0:
             controller.message("Protect other classes is on: Fill only fills background; turn it off to "
                                "refill another class")
-            return True
+            return
         region, coverage = flood_coverage(mask, x, y)
         before = mask[region_slices(region)].copy()
         after = before.copy()
         after[coverage] = value
         controller.push(f"Fill ({class_text(controller.state.classes, value)})",
                         MaskPatch.between(region, before, after))
-        return True

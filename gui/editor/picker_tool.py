@@ -5,25 +5,17 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from gui.editor.tool_base import EditorTool
-from gui.viewer.canvas import ToolEvent
 
 
 class PickerTool(EditorTool):
     cursor_shape = Qt.CursorShape.WhatsThisCursor
 
-    def press(self, event: ToolEvent) -> bool:
-        if event.button != Qt.MouseButton.LeftButton:
-            return False
-        pixel = self.pixel_in_image(event)
-        if pixel is None:
-            return self.session is not None
-        x, y = pixel
+    def click(self, x: int, y: int) -> None:
         value = int(self.session.mask[y, x])
         classes = self.controller.state.classes
         if value >= len(classes):
             self.controller.message(f"Value {value} at x {x}, y {y} is not a class")
-            return True
+            return
         self.controller.state.set_current_class(value)
         self.controller.message(f"Current class: {value} {classes[value].name}")
         self.controller.return_to_previous_tool()
-        return True

@@ -37,6 +37,19 @@ class EditorTool(CanvasTool):
             return True
         return False
 
+    def press(self, event: ToolEvent) -> bool:
+        """A left click on an image pixel goes to click(x, y); clicks beside the image are taken and ignored."""
+        if event.button != Qt.MouseButton.LeftButton:
+            return False
+        pixel = self.pixel_in_image(event)
+        if pixel is None:
+            return self.session is not None
+        self.click(*pixel)
+        return True
+
+    def click(self, x: int, y: int) -> None:
+        """One-click tools (fill, pick class) act here."""
+
     def pixel_in_image(self, event: ToolEvent) -> tuple[int, int] | None:
         """(x, y) of the pixel under the pointer, or None outside the image or without one."""
         session = self.session

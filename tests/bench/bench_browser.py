@@ -23,6 +23,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from tests.bench.qt_wait import wait_for  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 LIST_TARGET_S = 1.0
@@ -40,15 +41,6 @@ def write_dataset(folder: Path, count: int, size: int, seed: int = 0) -> None:
         if i % 2 == 0:
             mask = (image > 128).astype(np.uint8) + (image > 140)
             cv2.imwrite(str(folder / "masks" / f"img_{i:05d}.png"), mask)
-
-
-def wait_for(app, condition, timeout_s: float = 120.0) -> None:
-    end = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > end:
-            raise TimeoutError("the benchmark waited too long")
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def bench_listing(app, folder: Path, cache: Path) -> None:

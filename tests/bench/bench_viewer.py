@@ -26,6 +26,7 @@ import tifffile
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from tests.bench.qt_wait import wait_for  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SWITCH_TARGET_MS = 150
@@ -52,15 +53,6 @@ def blobs(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         cv2.circle(mask, (int(x), int(y)), r, int(rng.integers(1, 3)), -1)
     image[mask > 0] += 1500
     return np.clip(image, 0, 4095).astype(np.uint16), mask
-
-
-def wait_for(app, condition, timeout_s: float = 120.0) -> None:
-    end = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > end:
-            raise TimeoutError("the benchmark waited too long")
-        app.processEvents()
-        time.sleep(0.001)
 
 
 def timed(action) -> float:
