@@ -38,6 +38,19 @@ class ConfigError(SegLabError):
     """A setting or argument has a value that cannot be used."""
 
 
+class MaskSaveError(SegLabError):
+    """A mask could not be written (read-only folder, full disk, a format that cannot hold the classes)."""
+
+
+class MaskChangedOnDiskError(MaskSaveError):
+    """Another program changed (or created) the annotation file since SegLab read it."""
+
+
+class Cancelled(Exception):
+    """Work stopped because its cancel callable returned True (or the user cancelled its task); nothing partial
+    is returned. Not a SegLabError: there is nothing for the user to fix."""
+
+
 def unknown_name_error(kind: str, name: str, valid: list[str]) -> ConfigError:
     """The error for a registry miss: names the bad value and lists the valid ones."""
     return ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(valid))}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from core.classes import ClassTable
 from core.data.index import DatasetIndex
-from core.errors import DatasetError, SegLabError
+from core.errors import Cancelled, DatasetError, SegLabError
 from core.io.masks import out_of_range_values
 from core.metrics import ConfusionMatrix
 from core.report import ImageResult
@@ -64,8 +64,6 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
                    on_result: Callable[[str, np.ndarray], None] | None = None) -> Evaluation:
     """Predict each labeled image with `predictor` (core.inference.Predictor) and compare with its mask.
     Unreadable images or masks are listed in failures; the rest are scored."""
-    from core.inference import Cancelled
-
     index = DatasetIndex.scan(data_dir)
     labeled = index.labeled
     if not labeled:

@@ -7,11 +7,16 @@ frozen dataclasses from core). Work that takes time happens elsewhere (gui/worke
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from core.classes import ClassTable
+
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+    from core.io.file_stamp import FileStamp
 
 LAYERS = ("truth", "prediction", "both", "difference", "none")
 
@@ -55,7 +60,7 @@ class ImageDocument:
     prediction: np.ndarray | None = None
     channel: int | None = None  # None: gray or RGB composite; else one channel shown
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    annotation_stamp: object | None = None  # core.io.mask_saving.FileStamp of the annotation files when read
+    annotation_stamp: FileStamp | None = None  # of the annotation files when read
     mask_unreadable: bool = False  # the image has a mask file that could not be read (saving asks first)
 
     @property
@@ -88,7 +93,7 @@ class AppState(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.index = None  # core.data.index.DatasetIndex
+        self.index: DatasetIndex | None = None
         self.problems: tuple = ()
         self.classes = ClassTable.default(2)
         self.document: ImageDocument | None = None
@@ -100,7 +105,7 @@ class AppState(QObject):
         self.model_path: str | None = None  # the model the window works with
 
     # dataset ------------------------------------------------------------------------------------
-    def set_index(self, index, predictions: dict[str, str] | None = None) -> None:
+    def set_index(self, index: DatasetIndex | None, predictions: dict[str, str] | None = None) -> None:
         """A newly opened folder (or None), with the predictions already stored for it (name -> file)."""
         self.index = index
         self.problems = tuple(index.problems) if index is not None else ()

@@ -1,7 +1,9 @@
 """Background tasks for the window: run a function on a thread pool, report progress with time left,
 accept cancellation, and deliver results through Qt signals on the GUI thread.
 
-The function receives a TaskContext; it calls ctx.progress(done, total) and checks ctx.cancelled().
+The function receives a TaskContext; it calls ctx.progress(done, total) and checks ctx.cancelled(); a
+core.errors.Cancelled raised inside it (ctx.check_cancelled(), or core work given cancel=ctx.cancelled) ends it
+quietly.
 """
 
 from __future__ import annotations
@@ -13,11 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
-from core.errors import SegLabError
-
-
-class TaskCancelled(Exception):
-    """Raised inside a task by ctx.check_cancelled(); ends the task quietly."""
+from core.errors import Cancelled, SegLabError
 
 
 class TaskSignals(QObject):
@@ -48,8 +46,9 @@ class TaskContext:
         return self._cancel.is_set()
 
     def check_cancelled(self) -> None:
+        """Raises core.errors.Cancelled once the task was cancelled; the task then ends quietly."""
         if self._cancel.is_set():
-            raise TaskCancelled
+            raise Cancelled("task cancelled")
 
 
 class BackgroundTask(QRunnable):
@@ -74,7 +73,7 @@ class BackgroundTask(QRunnable):
     def run(self) -> None:
         try:
             result = self._fn(TaskContext(self.signals, self._cancel), *self._args)
-        except TaskCancelled:
+        except Cancelled:
             self.signals.cancelled.emit()
         except SegLabError as exc:
             self.signals.failed.emit(str(exc), traceback.format_exc())

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.errors import MaskFormatError
 from core.io.atomic import write_bytes_atomic, write_json_atomic
-from core.io.mask_saving import FileStamp
+from core.io.file_stamp import FileStamp
 
 RECOVERY_VERSION = 1
 _MASK_SUFFIX = ".recovery.png"

@@ -4,11 +4,12 @@
     mask = predictor.predict(image)                      # (H, W) class indices
     result = predict_folder(predictor, "images/", "masks/", progress=..., cancel=...)
 
-Cancelling raises Cancelled from Predictor.predict; predict_folder catches it and returns cancelled=True.
+Cancelling raises core.errors.Cancelled from Predictor.predict; predict_folder catches it and returns
+cancelled=True.
 """
 
 from core.inference.folder import FolderResult, list_images, predict_folder
-from core.inference.options import Cancelled, PredictOptions
+from core.inference.options import PredictOptions
 from core.inference.predictor import Predictor
 
-__all__ = ["Cancelled", "FolderResult", "PredictOptions", "Predictor", "list_images", "predict_folder"]
+__all__ = ["FolderResult", "PredictOptions", "Predictor", "list_images", "predict_folder"]

@@ -13,8 +13,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import ConfigError, SegLabError
-from core.inference.options import CancelCheck, Cancelled, PredictOptions
+from core.errors import Cancelled, ConfigError, SegLabError
+from core.inference.options import CancelCheck, PredictOptions
 from core.inference.predictor import Predictor, first_readable
 from core.io.images import is_image_file, read_image
 from core.io.masks import mask_suffix, write_mask

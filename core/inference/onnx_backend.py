@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from core.device import select_device
-from core.inference.runners import TorchRunner, network_digest
+from core.inference.torch_runner import TorchRunner, network_digest
 from core.io.atomic import atomic_path
 from core.models.outputs import main_output, to_probabilities
 from core.models.spec import ModelSpec

@@ -1,4 +1,4 @@
-"""Prediction settings, the cancel signal, and the callback types shared by the predictor and folder runs."""
+"""Prediction settings and the callback types shared by the predictor and folder runs."""
 
 from __future__ import annotations
 
@@ -15,11 +15,7 @@ TileProgress = Callable[[int, int], None]
 """progress(done_tiles, total_tiles), called after every batch of tiles."""
 
 CancelCheck = Callable[[], bool]
-"""cancel() -> True to stop; checked between tile batches and between images."""
-
-
-class Cancelled(Exception):
-    """Raised by Predictor.predict when its cancel callable returned True; nothing partial is returned."""
+"""cancel() -> True to stop (core.errors.Cancelled); checked between tile batches and between images."""
 
 
 @dataclass(frozen=True)

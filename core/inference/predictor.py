@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ConfigError
-from core.inference.options import CancelCheck, Cancelled, PredictOptions, TileProgress
+from core.errors import Cancelled, ConfigError
+from core.inference.options import CancelCheck, PredictOptions, TileProgress
 from core.inference.tiling import BandBlender, TileGrid
 from core.io.images import channel_count, match_channels
 from core.io.masks import MAX_PNG_CLASSES
@@ -33,7 +33,7 @@ class Predictor:
     """
 
     def __init__(self, model, spec: ModelSpec, options: PredictOptions | None = None):
-        from core.inference.runners import choose_runner
+        from core.inference.runner_choice import choose_runner
 
         self.spec = spec
         self.options = options = options or PredictOptions()

@@ -22,14 +22,15 @@ def scan_folder(ctx: TaskContext, folder: str):
     return index, stored_predictions(index.root, [s.name for s in index.samples])
 
 
-def validate_index(ctx: TaskContext, index) -> tuple:
+def validate_index_task(ctx: TaskContext, index) -> tuple:
+    """Worker body: the deep check of every sample (core.data.validation), with progress and cancel."""
     return tuple(index.validate(deep=True, progress=ctx.progress, cancel=ctx.cancelled))
 
 
 def load_document(ctx: TaskContext, index, name: str, prediction_path: str | None) -> ImageDocument:
     """Read an image, its mask and its prediction; a bad mask becomes a warning, not a failure."""
+    from core.data.mask_saving import annotation_stamp
     from core.io.images import display_view, percentile_levels
-    from core.io.mask_saving import annotation_stamp
     from core.io.masks import read_mask
 
     sample = index.sample(name)
@@ -107,7 +108,7 @@ class DatasetController(QObject):
         self.state.message.emit(f"{index.root}: {len(index.samples)} images, {labeled} labeled")
         if index.samples:
             self.state.request_image(index.samples[0].name)
-        check = self.tasks.start(validate_index, index)
+        check = self.tasks.start(validate_index_task, index)
         check.signals.finished.connect(lambda problems, i=index: self._on_validated(i, problems))
 
     def _on_validated(self, index, problems) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
+from core.data.mask_saving import write_labelme_annotation
 from core.errors import SegLabError
 from core.io.labelme import labelme_to_mask, read_labelme
-from core.io.mask_saving import write_labelme_annotation
 from core.mask_painting import MaskPatch
 from gui.editor import editor_dialogs as dialogs
 

@@ -1,4 +1,4 @@
-"""Saving the current image's mask into the dataset (core/io/mask_saving.py) and explaining what went wrong.
+"""Saving the current image's mask into the dataset (core/data/mask_saving.py) and explaining what went wrong.
 
 On any failure the edits stay in memory (the image stays dirty) and a recovery file is written at once.
 A mask changed on disk by another program is not overwritten without asking; neither is a mask file
@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QGuiApplication
 
-from core.errors import SegLabError
-from core.io.mask_saving import MaskChangedOnDiskError, save_annotation
+from core.data.mask_saving import save_annotation
+from core.errors import MaskChangedOnDiskError, SegLabError
 from gui.editor import editor_dialogs as dialogs
 
 

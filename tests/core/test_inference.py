@@ -13,7 +13,8 @@ from PIL import Image
 from torch import nn
 
 from core.classes import ClassTable
-from core.inference import Cancelled, PredictOptions, Predictor, predict_folder
+from core.errors import Cancelled
+from core.inference import PredictOptions, Predictor, predict_folder
 from core.io.images import Normalisation, read_image
 from core.models.model_file import save_model_file
 from core.models.registry import build_from_spec

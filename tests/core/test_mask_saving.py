@@ -16,20 +16,14 @@ from PIL import Image
 
 from core.classes import ClassTable
 from core.data.index import DatasetIndex
+from core.data.mask_saving import annotation_stamp, annotation_target, save_annotation
 from core.data.recovery_files import delete_recovery, list_recovery, read_recovery, write_recovery
 from core.data.settings import DatasetSettings
-from core.errors import MaskFormatError
+from core.errors import MaskChangedOnDiskError, MaskFormatError, MaskSaveError
 from core.io import atomic
+from core.io.file_stamp import FileStamp
 from core.io.labelme import read_labelme
 from core.io.mask_formats import default_format, detect_format, encode_mask, write_stored
-from core.io.mask_saving import (
-    FileStamp,
-    MaskChangedOnDiskError,
-    MaskSaveError,
-    annotation_stamp,
-    annotation_target,
-    save_annotation,
-)
 from core.io.masks import MaskEncoding, read_mask, read_raw_mask
 from core.io.polygons import Polygon, rasterise
 from core.mask_painting import (

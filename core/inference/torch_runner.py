@@ -1,8 +1,9 @@
-"""Runners turn a batch of normalised tiles (N, C, H, W) float32 into class probabilities (N, K, H, W).
+"""The PyTorch runner, and network_digest (what names an exported copy of a network).
 
+A runner turns a batch of normalised tiles (N, C, H, W) float32 into class probabilities (N, K, H, W).
 TorchRunner: an eval copy of the model with BatchNorm folded into the convolutions, channels_last,
-inference_mode, and mixed precision (autocast) on CUDA. The ONNX runner lives in onnx_backend.py;
-choose_runner picks one.
+inference_mode, and mixed precision (autocast) on CUDA. The ONNX runner (onnx_backend.py) builds on this
+module; runner_choice.py picks one of them.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import copy
 import hashlib
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.device import DeviceInfo, autocast_dtype, select_device
-from core.errors import ConfigError
-from core.inference.options import PredictOptions
+from core.device import DeviceInfo, autocast_dtype
 from core.models.outputs import main_output, to_probabilities
 from core.models.spec import ModelSpec
 
@@ -73,24 +71,3 @@ def network_digest(model: torch.nn.Module, spec: ModelSpec) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def choose_runner(model: torch.nn.Module, spec: ModelSpec, options: PredictOptions):
-    """The runner the options ask for; returns (runner, reason) where reason says why it was chosen.
-
-    "auto" means ONNX Runtime on CPU (about 2x faster than eager torch on a 2-core machine) and torch on
-    CUDA. When the ONNX export fails or disagrees with torch, prediction falls back to torch and says why.
-    """
-    device = select_device(options.device)
-    if options.backend == "torch" or (options.backend == "auto" and device.kind != "cpu"):
-        return TorchRunner(model, device), f"torch on {device.describe()}"
-    if device.kind != "cpu":
-        raise ConfigError(f"the onnx backend runs on the CPU only; use backend 'torch' on {device.describe()}")
-    from core.inference.onnx_backend import OnnxUnavailable, onnx_runner
-
-    try:
-        cache = Path(options.onnx_cache_dir) if options.onnx_cache_dir else None
-        return onnx_runner(model, spec, cache), "onnxruntime on cpu"
-    except OnnxUnavailable as exc:
-        log.warning("ONNX backend not used, falling back to torch: %s", exc)
-        return TorchRunner(model, device), f"torch on {device.describe()} (ONNX not used: {exc})"

@@ -14,16 +14,18 @@
 from __future__ import annotations
 
 import errno
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.classes import ClassTable
 from core.data.layouts import MASK_DIR_NAMES, MASK_SUFFIXES, Sample
-from core.errors import MaskFormatError, SegLabError
+from core.errors import MaskChangedOnDiskError, MaskFormatError, MaskSaveError
+from core.io.file_stamp import FileStamp
+from core.io.images import present_values
 from core.io.labelme import mask_to_labelme, write_labelme
 from core.io.mask_formats import (
     WRITABLE_SUFFIXES,
@@ -35,50 +37,14 @@ from core.io.mask_formats import (
     keep_stored_pixels,
     write_stored,
 )
-from core.io.images import present_values
 from core.io.masks import MaskEncoding, mask_suffix, read_raw_mask
 from core.io.polygons import Polygon, rasterise
 
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+
 _READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), getattr(errno, "EFBIG", errno.ENOSPC))
-
-
-class MaskSaveError(SegLabError):
-    """A mask could not be written (read-only folder, full disk, a format that cannot hold the classes)."""
-
-
-class MaskChangedOnDiskError(MaskSaveError):
-    """Another program changed (or created) the annotation file since SegLab read it."""
-
-
-@dataclass(frozen=True)
-class FileStamp:
-    """Modification time and size of annotation files (size -1: the file did not exist)."""
-
-    entries: tuple[tuple[str, int, int], ...]
-
-    @classmethod
-    def of(cls, paths: Iterable[str | Path]) -> FileStamp:
-        entries = []
-        for path in paths:
-            try:
-                info = os.stat(path)
-                entries.append((str(path), info.st_mtime_ns, info.st_size))
-            except FileNotFoundError:
-                entries.append((str(path), 0, -1))
-        return cls(tuple(entries))
-
-    def changed_files(self) -> list[Path]:
-        """The files whose time or size differ from the stamp now."""
-        now = FileStamp.of(path for path, _, _ in self.entries)
-        return [Path(old[0]) for old, new in zip(self.entries, now.entries, strict=True) if old != new]
-
-    def to_json(self) -> list:
-        return [list(entry) for entry in self.entries]
-
-    @classmethod
-    def from_json(cls, data) -> FileStamp:
-        return cls(tuple((str(p), int(t), int(s)) for p, t, s in data or ()))
 
 
 @dataclass(frozen=True)
@@ -98,8 +64,8 @@ class SavedAnnotation:
     description: str  # e.g. "binary values (0/255, one class) (.png)"
 
 
-def annotation_target(index, sample: Sample) -> AnnotationTarget:
-    """Where `sample`'s annotation of dataset `index` (core.data.index.DatasetIndex) is written."""
+def annotation_target(index: DatasetIndex, sample: Sample) -> AnnotationTarget:
+    """Where `sample`'s annotation in dataset `index` is written."""
     if sample.mask is not None:
         return AnnotationTarget("mask", (sample.mask,), sample.mask)
     if sample.labelme is not None:
@@ -134,7 +100,7 @@ def _mask_folder(root: Path) -> Path:
     return next((existing[n] for n in MASK_DIR_NAMES if n in existing), root / "masks")
 
 
-def _class_mask_target(index, sample: Sample) -> AnnotationTarget:
+def _class_mask_target(index: DatasetIndex, sample: Sample) -> AnnotationTarget:
     own = dict(sample.class_masks)
     reference = next((p for s in index.samples for _, p in s.class_masks), None)
     suffix = reference.suffix if reference is not None and reference.suffix.lower() in WRITABLE_SUFFIXES else ".png"
@@ -144,12 +110,12 @@ def _class_mask_target(index, sample: Sample) -> AnnotationTarget:
     return AnnotationTarget("class_masks", paths, reference)
 
 
-def annotation_stamp(index, sample: Sample) -> FileStamp:
+def annotation_stamp(index: DatasetIndex, sample: Sample) -> FileStamp:
     """The stamp of the sample's annotation files now (taken when its mask is read)."""
     return FileStamp.of(annotation_target(index, sample).paths)
 
 
-def mask_format(index, target: AnnotationTarget) -> tuple[StoredFormat, np.ndarray | None]:
+def mask_format(index: DatasetIndex, target: AnnotationTarget) -> tuple[StoredFormat, np.ndarray | None]:
     """The format the dataset's masks use, learnt from `target.reference` (or, when that is the file to
     replace and it cannot be read, from another mask of the dataset), else SegLab's default; and the pixels
     of the file to replace, when it is readable."""
@@ -171,7 +137,7 @@ def mask_format(index, target: AnnotationTarget) -> tuple[StoredFormat, np.ndarr
 
 # saving ----------------------------------------------------------------------------------------
 
-def save_annotation(index, sample: Sample, mask: np.ndarray, expected: FileStamp | None = None,
+def save_annotation(index: DatasetIndex, sample: Sample, mask: np.ndarray, expected: FileStamp | None = None,
                     polygons: Sequence[Polygon] = (), overwrite: bool = False) -> SavedAnnotation:
     """Write `mask` as `sample`'s annotation in the dataset's format.
 
@@ -200,7 +166,7 @@ def save_annotation(index, sample: Sample, mask: np.ndarray, expected: FileStamp
     return SavedAnnotation(sample, FileStamp.of(target.paths), description)
 
 
-def _write(index, sample: Sample, target: AnnotationTarget, mask: np.ndarray,
+def _write(index: DatasetIndex, sample: Sample, target: AnnotationTarget, mask: np.ndarray,
            polygons: Sequence[Polygon]) -> str:
     classes, encoding = index.settings.classes, index.settings.encoding
     path = target.paths[0]
