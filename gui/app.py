@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import traceback
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QWidget
 
 from core.resources import resource_path
+from gui.dialogs import show_failure
 
 ORGANIZATION = "SegLab"
 APPLICATION = "SegLab"
@@ -27,18 +28,15 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def install_exception_dialog(parent) -> None:
+def install_exception_dialog(parent: QWidget) -> None:
     """Any exception that reaches the event loop is shown in a dialog with details, never lost on stdout."""
 
     def hook(kind, value, tb):
         details = "".join(traceback.format_exception(kind, value, tb))
         sys.__stderr__.write(details)
-        box = QMessageBox(QMessageBox.Icon.Critical, "SegLab: unexpected error",
-                          f"Something went wrong: {value}\n\nYour annotations are autosaved. If this keeps "
-                          "happening, send the details to the SegLab developers.", parent=parent)
-        box.setDetailedText(details)
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.exec()
+        show_failure(parent, "SegLab: unexpected error",
+                     f"Something went wrong: {value}\n\nYour annotations are autosaved. If this keeps "
+                     "happening, send the details to the SegLab developers.", details)
 
     sys.excepthook = hook
 

@@ -6,8 +6,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget,
-                               QToolBar)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QToolBar,
+)
 
 from gui.browser.browser_widget import DatasetBrowserWidget
 from gui.browser.problems_widget import ProblemsWidget
@@ -167,6 +174,7 @@ class MainWindow(QMainWindow):
         self.segmentation = SegmentationController(self.state, self.settings, self)
         self.exports = ExportController(self.state, self.settings, self)
         self.evaluation = ReportController(self.state, self.settings, self)
+        self.jobs = (self.segmentation, self.evaluation, self.exports)  # JobControllers, stopped on close
         dock = self._dock("Evaluation", self.evaluation.widget, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["problems"], dock)
         dock.hide()
@@ -179,8 +187,8 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([dock], [300], Qt.Orientation.Vertical)
 
         self.evaluation.results_shown.connect(show_evaluation_dock)
-        for progress in (self.segmentation.progress_widget, self.evaluation.progress_widget):
-            self.statusBar().addPermanentWidget(progress)
+        for job in (self.segmentation, self.evaluation):  # an export shows its progress in its dialog
+            self.statusBar().addPermanentWidget(job.progress_widget)
         self.segment_action = self._action("&Segment Images…", self.segmentation.open_dialog, "Ctrl+Shift+S",
                                            "Run a model on the images of the folder")
         self.evaluate_action = self._action("&Evaluate Against Ground Truth…", self.evaluation.open_dialog,
@@ -350,7 +358,6 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        for part in (self.training, self.segmentation, self.evaluation, self.exports, self.tasks, self.levels,
-                     self.browser):
+        for part in (self.training, *self.jobs, self.tasks, self.levels, self.browser):
             part.shutdown()  # stop and wait for background work (a training run keeps its checkpoint)
         super().closeEvent(event)

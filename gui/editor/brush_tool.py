@@ -9,9 +9,9 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from core.mask_painting import PatchRecorder, apply_coverage, region_empty, segment_coverage, segment_region
+from gui.canvas import TOOL_Z, ImageCanvas, ToolEvent
 from gui.editor.commands import class_text
 from gui.editor.tool_base import EditorTool
-from gui.viewer.canvas import TOOL_Z, ImageCanvas, ToolEvent
 
 
 class BrushCursorItem(QGraphicsItem):

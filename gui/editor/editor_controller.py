@@ -20,9 +20,10 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoGroup
 
+from core.mask_painting import MaskPatch
+from gui.canvas import ImageCanvas
 from gui.editor import editor_dialogs as dialogs
 from gui.editor.brush_tool import BrushTool
-from core.mask_painting import MaskPatch
 from gui.editor.commands import MaskEditCommand
 from gui.editor.edit_session import EditSession
 from gui.editor.fill_tool import FillTool
@@ -31,7 +32,6 @@ from gui.editor.picker_tool import PickerTool
 from gui.editor.polygon_tool import PolygonTool
 from gui.editor.recovery import RecoveryController
 from gui.state import AppState, ImageDocument
-from gui.viewer.canvas import ImageCanvas
 from gui.workers import TaskRunner
 
 TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "fill", "picker")

@@ -1,28 +1,33 @@
 """labelme JSON in and out for the current image: import a labelme file as the image's mask (one undo
-step; a hand-made mask is replaced only when the user agrees), export the mask (or the polygons, when
-they paint exactly the mask) as a labelme file."""
+step; a hand-made mask is replaced only when the user agrees; labels that are not classes yet are offered
+as new classes), export the mask (or the polygons, when they paint exactly the mask) as a labelme file."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
+from core.data.mask_history import record_version
 from core.data.mask_saving import write_labelme_annotation
 from core.errors import SegLabError
-from core.io.labelme import labelme_to_mask, read_labelme
+from core.io.labelme import LabelmeDocument, labelme_to_mask, read_labelme, unknown_labels
 from core.mask_painting import MaskPatch
 from gui.editor import editor_dialogs as dialogs
+
+if TYPE_CHECKING:
+    from gui.editor.editor_controller import EditorController
 
 _FILTER = "labelme files (*.json)"
 
 
 class LabelmeActions(QObject):
-    def __init__(self, controller):
+    def __init__(self, controller: EditorController):
         super().__init__(controller)
-        self.controller = controller  # gui.editor.editor_controller.EditorController
+        self.controller = controller
 
     def _image_path(self) -> Path | None:
         state = self.controller.state
@@ -47,6 +52,8 @@ class LabelmeActions(QObject):
                 height, width = session.mask.shape
                 raise SegLabError(f"is for a {document.width} x {document.height} image, but {session.name} is "
                                   f"{width} x {height}", path)
+            if not self._add_missing_classes(document, Path(path)):
+                return False
             new = labelme_to_mask(document, self.controller.state.classes).astype(session.mask.dtype)
         except SegLabError as exc:
             dialogs.show_error(self.controller.window, "Cannot import this labelme file", str(exc))
@@ -63,6 +70,23 @@ class LabelmeActions(QObject):
             self.controller.message(document.skipped_message())
         return True
 
+    def _add_missing_classes(self, document: LabelmeDocument, path: Path) -> bool:
+        """Offer the file's labels that are not classes yet as new classes; False when the user declines."""
+        state = self.controller.state
+        missing = unknown_labels(document, state.classes)
+        if not missing:
+            return True
+        listed = ", ".join(map(repr, missing))
+        if not dialogs.confirm(self.controller.window, "Add classes?",
+                               f"{path.name} uses label(s) {listed}, which are not classes yet. Add them as "
+                               "new classes and import the file?", "Add classes"):
+            return False
+        classes = state.classes
+        for label in missing:
+            classes = classes.with_added(label)
+        state.set_classes(classes)
+        return True
+
     def export_file(self, path: str | Path | None = None) -> bool:
         image = self._image_path()
         if image is None:
@@ -75,6 +99,8 @@ class LabelmeActions(QObject):
         session = self.controller.session
         polygons = [shape.as_polygon() for shape in session.shapes]
         try:
+            index = self.controller.state.index
+            record_version(index, index.sample(session.name), "before labelme export", replacing=Path(path))
             written = write_labelme_annotation(path, session.mask, self.controller.state.classes, image, polygons)
         except (SegLabError, OSError) as exc:
             dialogs.show_error(self.controller.window, "Cannot export the labelme file", str(exc))

@@ -7,6 +7,8 @@ that could not be read when the image was opened.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QGuiApplication
 
@@ -14,11 +16,14 @@ from core.data.mask_saving import save_annotation
 from core.errors import MaskChangedOnDiskError, SegLabError
 from gui.editor import editor_dialogs as dialogs
 
+if TYPE_CHECKING:
+    from gui.editor.editor_controller import EditorController
+
 
 class MaskSaver(QObject):
-    def __init__(self, controller):
+    def __init__(self, controller: EditorController):
         super().__init__(controller)
-        self.controller = controller  # gui.editor.editor_controller.EditorController
+        self.controller = controller
 
     def save(self) -> bool:
         """Save the current image's mask; True when it is on disk now."""

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-from gui.viewer.canvas import TOOL_Z
+from gui.canvas import TOOL_Z
 
 HANDLE_PX = 7.0
 _HALO = QColor(0, 0, 0, 170)

@@ -17,11 +17,11 @@ import math
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeyEvent
 
+from gui.canvas import ImageCanvas, ToolEvent
 from gui.editor.commands import class_text
 from gui.editor.polygon_items import HANDLE_PX, PolygonOverlayItem
 from gui.editor.polygon_shapes import contains, hit_shape, nearest_edge, repaint_polygon
 from gui.editor.tool_base import EditorTool
-from gui.viewer.canvas import ImageCanvas, ToolEvent
 
 _CLOSE_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 

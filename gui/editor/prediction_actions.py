@@ -4,6 +4,8 @@ each action is one undo step."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QObject
 
@@ -13,14 +15,17 @@ from gui.editor import editor_dialogs as dialogs
 from gui.editor.commands import class_text
 from gui.editor.polygon_shapes import polygons_from
 
+if TYPE_CHECKING:
+    from gui.editor.editor_controller import EditorController
+
 SIMPLIFY_PX = 1.0  # outline simplification of predicted regions (cv2.approxPolyDP tolerance)
 MIN_REGION_PX = 4  # smaller predicted specks get no polygon
 
 
 class PredictionActions(QObject):
-    def __init__(self, controller):
+    def __init__(self, controller: EditorController):
         super().__init__(controller)
-        self.controller = controller  # gui.editor.editor_controller.EditorController
+        self.controller = controller
 
     def _inputs(self):
         """(session, prediction) of the current image, or None with a message saying why not."""

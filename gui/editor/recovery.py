@@ -13,15 +13,25 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from core.data.recovery_files import RecoveryEntry, delete_recovery, list_recovery, read_recovery, write_recovery
+from core.data.recovery_files import (
+    RecoveryEntry,
+    delete_recovery,
+    list_recovery,
+    read_recovery,
+    write_recovery,
+)
 from core.errors import SegLabError
 from core.mask_painting import MaskPatch
 from gui.editor import editor_dialogs as dialogs
 from gui.workers import TaskRunner
+
+if TYPE_CHECKING:
+    from gui.editor.editor_controller import EditorController
 
 DEFAULT_AUTOSAVE_S = 3.0
 
@@ -37,9 +47,9 @@ def write_recovery_task(ctx, lock: threading.Lock, generations: dict, generation
 
 
 class RecoveryController(QObject):
-    def __init__(self, controller, tasks: TaskRunner):
+    def __init__(self, controller: EditorController, tasks: TaskRunner):
         super().__init__(controller)
-        self.controller = controller  # gui.editor.editor_controller.EditorController
+        self.controller = controller
         self.tasks = tasks
         self.folder: Path | None = None
         self.pending: dict[str, RecoveryEntry] = {}  # restored, applied when the image is shown

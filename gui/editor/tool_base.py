@@ -3,17 +3,22 @@ going back to navigating."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
-from gui.viewer.canvas import CanvasTool, ImageCanvas, ToolEvent
+from gui.canvas import CanvasTool, ImageCanvas, ToolEvent
+
+if TYPE_CHECKING:
+    from gui.editor.editor_controller import EditorController
 
 
 class EditorTool(CanvasTool):
     cursor_shape = Qt.CursorShape.CrossCursor
 
-    def __init__(self, controller):
-        self.controller = controller  # gui.editor.editor_controller.EditorController
+    def __init__(self, controller: EditorController):
+        self.controller = controller
         self.canvas: ImageCanvas | None = None
 
     @property

@@ -1,7 +1,8 @@
 """File > Export…: which images, which masks (predictions or ground truth), which formats, where to.
 
 Choices are remembered (QSettings). Before writing, the dialog lists how many files would be replaced and asks;
-the export runs in a background task with progress and cancel, and the dialog then says what was written."""
+then it asks for the export (export_requested), shows its controller's progress line with Cancel, and says
+what was written."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -23,28 +24,26 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
-from core.errors import SegLabError
+from core.durations import format_duration
+from core.errors import ConfigError, SegLabError
 from core.export.exporter import (
     DEFAULT_FORMATS,
     FORMATS,
     ExportRequest,
     ExportResult,
     existing_files,
-    export_masks,
     prediction_items,
     truth_items,
 )
-from core.durations import format_duration
-from gui.segment.segment_dialog import chosen_label
+from gui.chosen_images import chosen_label
+from gui.job_progress import JobProgressWidget
 from gui.state import AppState
-from gui.workers import BackgroundTask, TaskContext, TaskRunner
 
 SCOPES = {"all": "All images", "current": "Current image", "predicted": "Images with a prediction",
           "labeled": "Images with ground truth"}
@@ -52,18 +51,16 @@ SOURCES = ("prediction", "truth")
 SETTINGS_PREFIX = "export/"
 
 
-def export_task(ctx: TaskContext, request: ExportRequest) -> ExportResult:
-    return export_masks(request, progress=ctx.progress, cancel=ctx.cancelled)
-
-
 class ExportDialog(QDialog):
-    def __init__(self, state: AppState, settings: QSettings, runner: TaskRunner, parent: QWidget | None = None):
+    export_requested = Signal(object)  # ExportRequest
+
+    def __init__(self, state: AppState, settings: QSettings, progress: JobProgressWidget,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export Masks")
         self.state = state
         self.settings = settings
-        self.runner = runner
-        self.task: BackgroundTask | None = None
+        self.exporting = False
         self.result: ExportResult | None = None
 
         self.scope_combo = QComboBox()
@@ -91,17 +88,12 @@ class ExportDialog(QDialog):
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)
         self.count_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.hide()
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
-        self.cancel_button = self.buttons.addButton("Cancel Export", QDialogButtonBox.ButtonRole.ActionRole)
-        self.cancel_button.hide()
         self.export_button.clicked.connect(self.start_export)
-        self.cancel_button.clicked.connect(self.cancel_export)
         self.buttons.rejected.connect(self.reject)
 
         form = QFormLayout()
@@ -112,7 +104,7 @@ class ExportDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.count_label)
-        layout.addWidget(self.progress)
+        layout.addWidget(progress)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
 
@@ -158,8 +150,8 @@ class ExportDialog(QDialog):
                              image_root=index.root, overwrite=overwrite)
 
     # running ------------------------------------------------------------------------------------
-    def start_export(self) -> BackgroundTask | None:
-        """Check the choices, ask before replacing files, then export in the background."""
+    def start_export(self) -> ExportRequest | None:
+        """Check the choices, ask before replacing files, then ask for the export; the request, or None."""
         try:
             request = self._checked_request()
         except SegLabError as exc:
@@ -178,26 +170,24 @@ class ExportDialog(QDialog):
                                     request.image_root, overwrite=True)
         self._save_choices()
         self.result = None
-        task = self.task = self.runner.start(export_task, request)
-        task.signals.progress.connect(self._on_task_progress)
-        task.signals.finished.connect(lambda result, t=task: self._on_task_finished(t, result))
-        task.signals.failed.connect(lambda message, _details, t=task: self._on_task_failed(t, message))
-        task.signals.cancelled.connect(lambda t=task: self._on_task_cancelled(t))
-        self._set_running(True, len(request.items))
-        return task
+        self._set_exporting(True)
+        self.export_requested.emit(request)
+        return request
 
-    def cancel_export(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.cancel_button.setEnabled(False)
+    def show_result(self, result: ExportResult) -> None:
+        self.result = result
+        self._set_exporting(False)
+        self.status_label.setText(describe_result(result, Path(self.folder_edit.text().strip())))
 
-    def reject(self) -> None:
-        self.cancel_export()
-        super().reject()
+    def show_error(self, message: str) -> None:
+        self._set_exporting(False)
+        self.status_label.setText(f'<span style="color:#c92a2a">{escape(message)}</span>')
+
+    def show_cancelled(self) -> None:
+        self._set_exporting(False)
+        self.status_label.setText("Export cancelled; the files written so far stay.")
 
     def _checked_request(self) -> ExportRequest:
-        from core.errors import ConfigError
-
         if not self.folder_edit.text().strip():
             raise ConfigError("choose a folder to export into")
         request = self.request()
@@ -205,39 +195,10 @@ class ExportDialog(QDialog):
             raise ConfigError("none of the chosen images has a mask of this kind; pick other images or masks")
         return request
 
-    def _on_task_progress(self, done: int, total: int, seconds_left: float) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        left = format_duration(seconds_left)
-        self.status_label.setText(f"Exporting {done}/{total}" + (f", {left} left" if left and done < total else ""))
-
-    def _on_task_finished(self, task: BackgroundTask, result: ExportResult) -> None:
-        if task is self.task:
-            self.result = result
-            self._set_running(False)
-            self.status_label.setText(describe_result(result, Path(self.folder_edit.text().strip())))
-
-    def _on_task_failed(self, task: BackgroundTask, message: str) -> None:
-        if task is self.task:
-            self._set_running(False)
-            self.status_label.setText(f'<span style="color:#c92a2a">{escape(message)}</span>')
-
-    def _on_task_cancelled(self, task: BackgroundTask) -> None:
-        if task is self.task:
-            self._set_running(False)
-            self.status_label.setText("Export cancelled; the files written so far stay.")
-
-    def _set_running(self, running: bool, total: int = 0) -> None:
-        if not running:
-            self.task = None
-        self.export_button.setEnabled(not running)
-        self.cancel_button.setVisible(running)
-        self.cancel_button.setEnabled(running)
-        self.progress.setVisible(running)
-        if running:
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(0)
-            self.status_label.setText(f"Exporting {total} image(s)…")
+    def _set_exporting(self, exporting: bool) -> None:
+        self.exporting = exporting
+        self.status_label.clear()
+        self._update_count()
 
     def _update_count(self, *_) -> None:
         names = self.scope_names()
@@ -249,7 +210,7 @@ class ExportDialog(QDialog):
         kind = "prediction" if self.source == "prediction" else "ground-truth mask"
         note = f" ({missing} of the chosen images have no {kind})" if missing > 0 else ""
         self.count_label.setText(f"{count} image(s) will be exported{note}.")
-        self.export_button.setEnabled(count > 0 and bool(self.folder_edit.text().strip()) and self.task is None)
+        self.export_button.setEnabled(count > 0 and bool(self.folder_edit.text().strip()) and not self.exporting)
 
     def _on_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export into this folder", self.folder_edit.text())

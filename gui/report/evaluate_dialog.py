@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.report import METRICS_JSON
-from gui.segment.model_field import ModelFileField, default_model_path
+from gui.model_field import ModelFileField, preselected_model_path
 from gui.state import AppState
 
 SETTINGS_PREFIX = "evaluate/"
@@ -47,7 +47,7 @@ class EvaluateDialog(QDialog):
         self.settings = settings
         labelled = len(state.index.labeled)
         remembered = str(settings.value(SETTINGS_PREFIX + "model", "") or "")
-        self.model_field = ModelFileField(state.classes, default_model_path(state.model_path or remembered))
+        self.model_field = ModelFileField(state.classes, preselected_model_path(state.model_path or remembered))
         self.folder_edit = QLineEdit(str(default_report_folder(state.index.root, self.model_field.path)))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse_clicked)

@@ -7,15 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QWidget
 
 from core.report import MetricReport
+from gui.job_controller import JobController
 from gui.report.evaluate_dialog import EvaluateChoice, EvaluateDialog
 from gui.report.pdf_export import PDF_REPORT, html_to_pdf
 from gui.report.report_widget import ReportWidget
-from gui.job_controller import JobController
-from gui.segment.segment_controller import SegmentedImage
+from gui.segmented_image import SegmentedImage
 from gui.state import AppState
 from gui.workers import BackgroundTask, TaskContext
 
@@ -69,6 +69,7 @@ def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
 
 
 class ReportController(JobController):
+    failure_title = "Evaluation failed"
     results_shown = Signal()
     finished = Signal(object)  # EvaluationOutcome
 
@@ -76,7 +77,6 @@ class ReportController(JobController):
         super().__init__(state, settings, window)
         self.widget = ReportWidget(state)
         self.outcome: EvaluationOutcome | None = None
-        self.message_box: QMessageBox | None = None
         self._index = None
 
     def open_dialog(self) -> EvaluateDialog | None:
@@ -98,24 +98,15 @@ class ReportController(JobController):
             return None
         job = EvaluateJob(choice.model_path, Path(index.root), choice.out_dir, predictions_dir(index.root), choice.pdf)
         self._index = index
-        task = self.task = self.runner.start(run_evaluation, job)
-        task.signals.progress.connect(self.progress_widget.set_progress)
-        task.signals.partial.connect(self._on_task_partial)
-        task.signals.finished.connect(lambda outcome, t=task: self._on_task_finished(t, outcome))
-        task.signals.failed.connect(lambda message, details, t=task: self._on_task_failed(t, message, details))
-        task.signals.cancelled.connect(lambda t=task: self._on_task_cancelled(t))
-        self.progress_widget.start(f"Evaluating {Path(choice.model_path).name}", len(index.labeled))
-        return task
+        return self._start_job(run_evaluation, job, f"Evaluating {Path(choice.model_path).name}",
+                               len(index.labeled))
 
-    # task signals -------------------------------------------------------------------------------
-    def _on_task_partial(self, value) -> None:
+    # the job ------------------------------------------------------------------------------------
+    def _on_job_partial(self, value) -> None:
         if isinstance(value, SegmentedImage) and self.state.index is self._index:
             self.state.set_prediction(value.name, value.mask_path, value.mask)
 
-    def _on_task_finished(self, task: BackgroundTask, outcome: EvaluationOutcome) -> None:
-        if task is not self.task:
-            return
-        self._end()
+    def _on_job_finished(self, outcome: EvaluationOutcome) -> None:
         self.outcome = outcome
         self.widget.show_report(outcome.report, outcome.out_dir, len(outcome.failures))
         self.results_shown.emit()
@@ -124,21 +115,5 @@ class ReportController(JobController):
                                 f"{len(outcome.report.images)} image(s); report in {outcome.out_dir}")
         self.finished.emit(outcome)
 
-    def _on_task_failed(self, task: BackgroundTask, message: str, details: str) -> None:
-        if task is not self.task:
-            return
-        self._end()
-        box = QMessageBox(QMessageBox.Icon.Warning, "Evaluation failed", message, parent=self._window)
-        box.setDetailedText(details)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.message_box = box
-
-    def _on_task_cancelled(self, task: BackgroundTask) -> None:
-        if task is self.task:
-            self._end()
-            self.state.message.emit("Evaluation cancelled; no report was written.")
-
-    def _end(self) -> None:
-        self.task = None
-        self.progress_widget.finish()
+    def _on_job_cancelled(self) -> None:
+        self.state.message.emit("Evaluation cancelled; no report was written.")

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QWidget
 
 from core.durations import format_duration
+from gui.dialogs import show_failure
 from gui.job_controller import JobController
 from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
+from gui.segmented_image import SegmentedImage
 from gui.state import AppState
-from gui.workers import BackgroundTask, TaskContext
+from gui.workers import TaskContext
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,6 @@ class SegmentJob:
     tile_size: int = 512
     tta: bool = False
     fast: bool = False
-
-
-@dataclass(frozen=True)
-class SegmentedImage:
-    name: str
-    mask_path: str
-    mask: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -73,6 +67,7 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
 
 
 class SegmentationController(JobController):
+    failure_title = "Segmentation failed"
     finished = Signal(object)  # SegmentSummary, also when cancelled
 
     def __init__(self, state: AppState, settings: QSettings, window: QWidget):
@@ -81,7 +76,6 @@ class SegmentationController(JobController):
                                      settings.value("segment/tta", False, type=bool),
                                      settings.value("segment/fast", False, type=bool))
         self.last_summary: SegmentSummary | None = None
-        self.failure_box: QMessageBox | None = None
         self._index = None  # the dataset the running job writes for
         state.segmentation_requested.connect(self._on_state_segmentation_requested)
         state.dataset_changed.connect(self._on_state_dataset_changed)
@@ -121,16 +115,10 @@ class SegmentationController(JobController):
                          self.options.tile_size, self.options.tta, self.options.fast)
         self._index = index
         self.last_summary = None
-        task = self.task = self.runner.start(run_segmentation, job)
-        task.signals.progress.connect(self.progress_widget.set_progress)
-        task.signals.partial.connect(lambda value, t=task: self._on_task_partial(t, value))
-        task.signals.failed.connect(lambda message, details, t=task: self._on_task_failed(t, message, details))
-        task.signals.finished.connect(lambda _summary, t=task: self._on_task_ended(t))
-        task.signals.cancelled.connect(lambda t=task: self._on_task_ended(t))
-        self.progress_widget.start(f"Segmenting with {Path(model_path).name}", len(samples))
+        self._start_job(run_segmentation, job, f"Segmenting with {Path(model_path).name}", len(samples))
         self.state.message.emit(f"Segmenting {len(samples)} image(s) with {Path(model_path).name} …")
 
-    def _on_task_partial(self, task: BackgroundTask, value) -> None:
+    def _on_job_partial(self, value) -> None:
         if isinstance(value, SegmentedImage):
             if self.state.index is self._index:  # not for a folder opened meanwhile
                 self.state.set_prediction(value.name, value.mask_path, value.mask)
@@ -138,20 +126,12 @@ class SegmentationController(JobController):
             self.last_summary = value
             self._report(value)
 
-    def _on_task_ended(self, task: BackgroundTask) -> None:
-        if task is self.task:
-            self.task = None
-            self.progress_widget.finish()
-            if self.last_summary is not None:
-                self.finished.emit(self.last_summary)
+    def _on_job_finished(self, summary: SegmentSummary) -> None:
+        self.finished.emit(summary)
 
-    def _on_task_failed(self, task: BackgroundTask, message: str, details: str) -> None:
-        self._on_task_ended(task)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Segmentation failed", message, parent=self._window)
-        box.setDetailedText(details)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.failure_box = box
+    def _on_job_cancelled(self) -> None:
+        if self.last_summary is not None:  # None when cancelled before the model was loaded
+            self.finished.emit(self.last_summary)
 
     def _report(self, summary: SegmentSummary) -> None:
         what = "cancelled after" if summary.cancelled else "done:"
@@ -163,13 +143,10 @@ class SegmentationController(JobController):
         listed = "".join(f"<li>{escape(Path(path).name)}: {escape(problem)}</li>"
                          for path, problem in summary.failures[:10])
         more = f"<p>… and {len(summary.failures) - 10} more (see details).</p>" if len(summary.failures) > 10 else ""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Some images could not be segmented",
-                          f"<p>{len(summary.failures)} of {summary.total} image(s) failed; the others were "
-                          f"segmented.</p><ul>{listed}</ul>{more}", parent=self._window)
-        box.setDetailedText("\n".join(f"{path}: {problem}" for path, problem in summary.failures))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        self.failure_box = box
+        show_failure(self._window, "Some images could not be segmented",
+                     f"<p>{len(summary.failures)} of {summary.total} image(s) failed; the others were "
+                     f"segmented.</p><ul>{listed}</ul>{more}",
+                     "\n".join(f"{path}: {problem}" for path, problem in summary.failures))
 
     def _on_state_dataset_changed(self) -> None:
         if self.state.index is not self._index:

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.segment.model_field import ModelFileField, default_model_path
+from gui.chosen_images import chosen_label
+from gui.model_field import ModelFileField, preselected_model_path
 from gui.state import AppState
 
 SCOPES = ("all", "current", "unlabeled")
@@ -44,14 +45,6 @@ def scope_names(state: AppState, scope: str) -> list[str] | None:
     return None
 
 
-def chosen_label(state: AppState) -> str:
-    """'Selected images (3)' when several are picked in the browser, else 'Current image (name)'."""
-    chosen = state.chosen_names()
-    if len(chosen) > 1:
-        return f"Selected images ({len(chosen)})"
-    return f"Current image ({chosen[0]})" if chosen else "Current image (none)"
-
-
 class SegmentDialog(QDialog):
     def __init__(self, state: AppState, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -60,7 +53,7 @@ class SegmentDialog(QDialog):
         self.settings = settings
         index = state.index
         remembered = str(settings.value(SETTINGS_PREFIX + "model", "") or "")
-        self.model_field = ModelFileField(state.classes, default_model_path(state.model_path or remembered))
+        self.model_field = ModelFileField(state.classes, preselected_model_path(state.model_path or remembered))
 
         self.scope_buttons = QButtonGroup(self)
         scope_box = QVBoxLayout()

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.classes import ClassTable
-from gui.viewer.overlay_colours import class_colour_table
+from gui.overlay_colours import class_colour_table
 
 OVERLAY_OPACITY = 0.55
 

@@ -11,8 +11,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from core.classes import IGNORE_INDEX, ClassTable
+from gui.canvas import ImageCanvas
 from gui.state import AppState, ImageDocument
-from gui.viewer.canvas import ImageCanvas
 from gui.viewer.layers import OverlayLayers
 
 

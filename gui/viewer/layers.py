@@ -18,8 +18,15 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QGraphicsScene
 
 from core.classes import ClassTable
+from gui.canvas import MASK_Z
+from gui.overlay_colours import (
+    OUTLINE_TINT,
+    class_colour_table,
+    difference_colour_table,
+    outline_opacity,
+)
+from gui.pixel_items import MaskLayerItem
 from gui.state import ImageDocument, OverlaySettings
-from gui.viewer.canvas import MASK_Z
 from gui.viewer.mask_views import (
     DerivedMask,
     Region,
@@ -28,13 +35,6 @@ from gui.viewer.mask_views import (
     indices_view,
     outline_view,
 )
-from gui.viewer.overlay_colours import (
-    OUTLINE_TINT,
-    class_colour_table,
-    difference_colour_table,
-    outline_opacity,
-)
-from gui.viewer.pixel_items import MaskLayerItem
 
 BAND_BUDGET_S = 0.02
 

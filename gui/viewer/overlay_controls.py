@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.classes import RGB, colour_hex
+from gui.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
 from gui.state import LAYERS, AppState
-from gui.viewer.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
 
 LAYER_TITLES = {
     "truth": "Ground truth",

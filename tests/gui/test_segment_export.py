@@ -17,6 +17,7 @@ from core.data.workspace import predictions_dir
 from core.io.images import read_image
 from core.io.masks import read_mask
 from core.models.spec import ModelSpec
+from gui.dialogs import FAILURE_DIALOG
 from tests.core.export_checks import check_coco, check_measurements, check_rois
 from tests.gui.conftest import copy_pairs
 
@@ -121,7 +122,7 @@ def test_a_broken_image_is_listed_and_the_others_are_segmented(qtbot, main_windo
     show_folder(window, isbi_four, "0")
     segment(qtbot, window, model_file)
     assert sorted(state.predictions) == ["0", "1", "3"]
-    box = window.segmentation.failure_box
+    box = window.findChild(QMessageBox, FAILURE_DIALOG)
     assert box is not None and "1 of 4" in box.text() and "2.png" in box.text()
     box.close()
 
@@ -187,7 +188,7 @@ def test_export_dialog_writes_every_format_and_asks_before_replacing(qtbot, main
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     dialog.source_buttons.button(1).setChecked(True)  # ground truth this time
     dialog.start_export()
-    qtbot.waitUntil(lambda: dialog.task is None, timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=RUN_TIMEOUT_MS)
     truth = state.index.load_mask(state.index.sample("1"))
     np.testing.assert_array_equal(read_mask(out / "masks" / "1.png"), truth)
     dialog.reject()
@@ -196,6 +197,45 @@ def test_export_dialog_writes_every_format_and_asks_before_replacing(qtbot, main
     assert remembered.formats == tuple(dialog.format_checks) and remembered.folder_edit.text() == str(out)
     assert remembered.source == "truth" and remembered.scope == "predicted"
     remembered.reject()
+
+
+def test_an_export_is_cancelled_from_its_dialog_and_stopped_when_the_dialog_or_window_closes(
+        qtbot, main_window, show_folder, isbi_four, tmp_path, monkeypatch):
+    import time
+
+    import core.export.exporter as exporter
+
+    window = main_window
+    show_folder(window, isbi_four, "0")
+    slow_export = exporter._ExportRun.export
+    monkeypatch.setattr(exporter._ExportRun, "export", lambda run, item: (time.sleep(0.3), slow_export(run, item)))
+    out = tmp_path / "export"
+
+    def start_export(dialog):
+        dialog.source_buttons.button(1).setChecked(True)  # ground truth: all four images have it
+        dialog.folder_edit.setText(str(out))
+        assert dialog.start_export() is not None and window.exports.running
+        progress = window.exports.progress_widget
+        assert progress.parent() is dialog and progress.isVisible() and not dialog.export_button.isEnabled()
+        qtbot.waitUntil(lambda: (out / "masks" / "0.png").exists(), timeout=RUN_TIMEOUT_MS)
+        return progress
+
+    dialog = window.exports.open_dialog()
+    start_export(dialog).cancel_button.click()
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=RUN_TIMEOUT_MS)
+    assert "Export cancelled" in dialog.status_label.text() and dialog.export_button.isEnabled()
+    written = sorted(p.name for p in (out / "masks").iterdir())
+    assert 1 <= len(written) < 4 and "0.png" in written  # the files written so far stay
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    start_export(dialog)
+    dialog.reject()  # closing the dialog cancels its export
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=RUN_TIMEOUT_MS)
+
+    again = window.exports.open_dialog()  # the progress line moves into the new dialog
+    start_export(again)
+    window.close()  # cancels and waits, like every other job
+    assert window.exports.task.is_cancelled and window.exports.runner.pool.activeThreadCount() == 0
 
 
 def test_evaluation_report_matches_core_and_its_pdf_renders(qtbot, main_window, show_folder, isbi_four, model_file,

@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QColorDialog, QGraphicsScene
 
 from core.classes import ClassTable
 from core.io.images import display_view, percentile_levels
+from gui.canvas import CanvasTool
+from gui.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
+from gui.pixel_items import MaskLayerItem
 from gui.state import AppState, ImageDocument
-from gui.viewer.canvas import CanvasTool
 from gui.viewer.image_viewer import ImageViewerWidget
-from gui.viewer.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
-from gui.viewer.pixel_items import MaskLayerItem
 
 NUCLEUS, MEMBRANE = (230, 159, 0), (86, 180, 233)  # the default colours of classes 1 and 2
 CLASSES = ClassTable.from_names(["background", "nucleus", "membrane"])

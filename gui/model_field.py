@@ -22,8 +22,8 @@ def starter_model_path() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def default_model_path(state_model: str | None) -> str:
-    """The window's model, else the starter model, else nothing."""
+def preselected_model_path(state_model: str | None) -> str:
+    """The model a dialog offers first: the window's model, else the starter model, else nothing."""
     if state_model and Path(state_model).is_file():
         return state_model
     return starter_model_path() or ""

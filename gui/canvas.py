@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView
 
-from gui.viewer.pixel_items import ImageItem
+from gui.pixel_items import ImageItem
 
 IMAGE_Z = 0.0
 MASK_Z = 10.0

@@ -14,7 +14,7 @@ from PySide6.QtCore import QRect, QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-from gui.viewer.mask_views import Region
+from core.mask_painting import Region
 
 _SMOOTH = QPainter.RenderHint.SmoothPixmapTransform
 

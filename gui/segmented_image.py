@@ -1,0 +1,14 @@
+"""What a segmentation or evaluation job hands the window for each image it predicted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SegmentedImage:
+    name: str  # the sample
+    mask_path: str  # where the prediction was written
+    mask: np.ndarray
