@@ -1,15 +1,22 @@
-"""Arguments of the headless commands, with defaults from the engine's own settings."""
+"""Arguments of the headless commands. Training options left out take the values recommended for the device, the
+data and the model (core.training.recipe), the same the window's wizard recommends."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from core.data.augment import AugmentConfig
 from core.device import DEVICE_CHOICES
 from core.errors import ConfigError
+from core.training.choices import AUGMENT_PRESETS, SETTING_HELP, augment_preset
 from core.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+
 _DEFAULTS = TrainConfig(data_dir="", output="")
+RECOMMENDED_OPTIONS = ("epochs", "batch_size", "patch_size", "learning_rate", "optimizer", "schedule", "loss",
+                       "augment", "early_stopping")  # options whose default is the recommended value
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
@@ -18,32 +25,39 @@ def _device(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Train or fine-tune a model. Settings marked 'Default: recommended' take the values the "
+                          "window's training wizard recommends for this device, data and model.")
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of images with masks")
-    parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write (e.g. cells.safetensors)")
+    parser.add_argument("--out", metavar="MODEL", help="model file to write (default: DATA_DIR/models/"
+                                                       "<folder>_<date>.safetensors, never over an earlier one)")
     parser.add_argument("--arch", default=_DEFAULTS.architecture, help="architecture (see the registry; default unet)")
     parser.add_argument("--encoder", default=_DEFAULTS.encoder, help="encoder of smp architectures (default resnet18)")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="architecture option, e.g. base_channels=32 for unet_classic (repeatable)")
     parser.add_argument("--init-model", metavar="MODEL", help="fine-tune: start from this SegLab model file")
     parser.add_argument("--encoder-weights", metavar="FILE", help="local weights file for the encoder")
-    parser.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
-    parser.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    parser.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size, help="multiple of 32")
+    parser.add_argument("--epochs", type=int, help=_recommended("epochs"))
+    parser.add_argument("--batch-size", type=int, help=_recommended("batch_size"))
+    parser.add_argument("--patch-size", type=int, help=_recommended("patch_size") + " Multiple of 32.")
     parser.add_argument("--patches-per-epoch", type=int, default=None,
                         help="default: enough to cover the training images once")
-    parser.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="learning rate")
-    parser.add_argument("--optimizer", default=_DEFAULTS.optimizer, choices=OPTIMIZERS)
-    parser.add_argument("--schedule", default=_DEFAULTS.schedule, choices=SCHEDULES)
-    parser.add_argument("--loss", default=_DEFAULTS.loss, help="ce, bce, dice, ce_dice or u2net")
+    parser.add_argument("--lr", type=float, help=_recommended("learning_rate"))
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help=_recommended("optimizer"))
+    parser.add_argument("--schedule", choices=SCHEDULES, help=_recommended("schedule"))
+    parser.add_argument("--loss", help=_recommended("loss") + " One of ce, bce, dice, ce_dice, u2net.")
+    parser.add_argument("--augment", choices=AUGMENT_PRESETS, help=_recommended("augment") + " Presets: " + ", ".join(
+        f"{name} ({title.lower()})" for name, (title, _) in AUGMENT_PRESETS.items()) + ".")
     parser.add_argument("--val-fraction", type=float, default=_DEFAULTS.val_fraction)
     parser.add_argument("--val-images", nargs="*", default=(), metavar="NAME", help="explicit validation images")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    parser.add_argument("--early-stopping", type=int, default=_DEFAULTS.early_stopping,
-                        help="stop after this many epochs without improvement (0: never)")
-    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--early-stopping", type=int, help=_recommended("early_stopping") + " 0: never.")
     parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run that writes MODEL")
     _device(parser)
+
+
+def _recommended(setting: str) -> str:
+    return f"{SETTING_HELP[setting]} Default: recommended.".replace("%", "%%")  # argparse formats help with %
 
 
 def _prediction(parser: argparse.ArgumentParser) -> None:
@@ -89,13 +103,39 @@ def parse_options(pairs: list[str]) -> dict:
     return options
 
 
-def train_config(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        data_dir=args.data_dir, output=args.out, architecture=args.arch, encoder=args.encoder or None,
-        model_options=parse_options(args.option),
-        init_model=args.init_model, encoder_weights=args.encoder_weights, epochs=args.epochs,
-        batch_size=args.batch_size, patch_size=args.patch_size, patches_per_epoch=args.patches_per_epoch,
-        learning_rate=args.lr, optimizer=args.optimizer, schedule=args.schedule, loss=args.loss,
-        val_fraction=args.val_fraction, val_names=tuple(args.val_images), seed=args.seed,
-        early_stopping=args.early_stopping, augment=AugmentConfig.none() if args.no_augment else AugmentConfig(),
-        device=args.device, amp=not args.no_amp, resume=args.resume)
+def _given_settings(args: argparse.Namespace) -> dict:
+    """The TrainConfig fields whose options were given; recommended values fill in the others."""
+    values = {"epochs": args.epochs, "batch_size": args.batch_size, "patch_size": args.patch_size,
+              "learning_rate": args.lr, "optimizer": args.optimizer, "schedule": args.schedule, "loss": args.loss,
+              "augment": augment_preset(args.augment) if args.augment else None,
+              "early_stopping": args.early_stopping}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def train_config(args: argparse.Namespace) -> tuple[TrainConfig, DatasetIndex]:
+    """The run the arguments describe and DATA_DIR scanned once (the run reuses the scan). Options not given take
+    the values core.training.recipe recommends for this device, data and model, as the window's wizard does.
+    The values given are checked before any file is read."""
+    from core.data.index import DatasetIndex
+    from core.device import select_device
+    from core.models.registry import model_info
+    from core.training.paths import new_model_path
+    from core.training.recipe import DatasetFacts, recommend
+    from core.training.setup import check_model_choice, init_model_spec
+
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out MODEL: the model file of the run to continue")
+    given = _given_settings(args)
+    config = TrainConfig(
+        data_dir=args.data_dir, output=args.out or "", architecture=args.arch, encoder=args.encoder or None,
+        model_options=parse_options(args.option), init_model=args.init_model, encoder_weights=args.encoder_weights,
+        patches_per_epoch=args.patches_per_epoch, val_fraction=args.val_fraction, val_names=tuple(args.val_images),
+        seed=args.seed, device=args.device, amp=not args.no_amp, resume=args.resume, **given)
+    base = init_model_spec(config)
+    check_model_choice(config, base)
+    index = DatasetIndex.scan(args.data_dir)
+    recommendation = recommend(DatasetFacts.read(index), select_device(args.device),
+                               model_info(base.architecture if base else config.architecture), base)
+    recommended = {name: value for name, value in recommendation.config_fields().items()
+                   if name in RECOMMENDED_OPTIONS and name not in given}
+    return config.with_changes(output=args.out or str(new_model_path(index.root)), **recommended), index

@@ -20,7 +20,11 @@ def train(args: argparse.Namespace) -> int:
     from core.training.loop import Trainer
     from core.training.reports import EpochReport, TrainingFinished, TrainingStarted
 
-    trainer = Trainer(train_config(args))
+    config, index = train_config(args)
+    if not args.out:
+        print(f"model file: {config.output} (choose another with --out)")
+    trainer = Trainer(config, index=index)
+    skipped = ()
     try:
         for report in trainer.run():
             if isinstance(report, TrainingStarted):
@@ -28,7 +32,8 @@ def train(args: argparse.Namespace) -> int:
                 print(f"data: {len(report.train_images)} training and {len(report.val_images)} validation images, "
                       f"classes: {', '.join(report.class_names)}")
                 print(f"model: {report.parameters / 1e6:.1f} M parameters, {report.weights_note}")
-                for problem in report.skipped:
+                skipped = report.skipped
+                for problem in skipped:
                     print(f"skipped: {problem}", file=sys.stderr)
             elif isinstance(report, EpochReport):
                 print(f"epoch {report.epoch}/{report.epochs}  train loss {report.train_loss:.4f}  "
@@ -37,7 +42,7 @@ def train(args: argparse.Namespace) -> int:
                       f"left {format_duration(report.eta_s)}" + ("  (best)" if report.is_best else ""), flush=True)
             elif isinstance(report, TrainingFinished):
                 print(report.describe())
-                return EXIT_OK if report.model_path else EXIT_PARTIAL
+                return EXIT_OK if report.model_path and not skipped else EXIT_PARTIAL
     except KeyboardInterrupt:
         print(f"interrupted; resume with the same command and --resume "
               f"(checkpoint: {trainer.config.checkpoint_path})", file=sys.stderr)
@@ -55,10 +60,13 @@ def _predict_options(args: argparse.Namespace):
 
 
 def _print_progress(done: int, total: int, eta: float) -> None:
-    print(f"\r{done}/{total} images, {format_duration(eta)} left   ", end="", file=sys.stderr, flush=True)
+    print(f"\r{done}/{total} images, {format_duration(eta)} left   ", end="\n" if done == total else "",
+          file=sys.stderr, flush=True)
 
 
-def _report_failures(failures) -> int:
+def _report_failures(failures, warnings=()) -> int:
+    for path, message in warnings:
+        print(f"warning: {path}: {message}", file=sys.stderr)
     for path, message in failures:
         print(f"could not process {path}: {message}", file=sys.stderr)
     return EXIT_PARTIAL if failures else EXIT_OK
@@ -74,7 +82,7 @@ def predict(args: argparse.Namespace) -> int:
     print(f"\nprediction: {predictor.backend_reason}")
     print(f"wrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
           f"({result.images_per_s:.2f} images/s)")
-    return _report_failures(result.failures)
+    return _report_failures(result.failures, result.warnings)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -97,4 +105,4 @@ def evaluate(args: argparse.Namespace) -> int:
     for row in summary["per_class"]:
         print(f"  {row['name']}: IoU {_number(row['iou'])}  Dice {_number(row['dice'])}")
     print("report: " + ", ".join(str(f) for f in files))
-    return _report_failures(evaluation.failures)
+    return _report_failures(evaluation.failures, evaluation.warnings)

@@ -8,6 +8,7 @@ from pathlib import Path
 from core.data.augment import AugmentConfig
 from core.errors import ConfigError
 from core.io.images import Normalisation
+from core.training.paths import checkpoint_path
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("plateau", "cosine", "none")
@@ -60,9 +61,7 @@ class TrainConfig:
 
     @property
     def checkpoint_path(self) -> Path:
-        folder = Path(self.checkpoint_dir) if self.checkpoint_dir else \
-            Path(self.output).with_name(Path(self.output).name.split(".")[0] + "_training")
-        return folder / "last.pt"
+        return checkpoint_path(self.output, self.checkpoint_dir)
 
     def with_changes(self, **changes) -> TrainConfig:
         return replace(self, **changes)

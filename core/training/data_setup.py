@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.classes import ClassTable
 from core.data.dataset import LoadedSample
-from core.data.split import split_names
 from core.data.index import DatasetIndex
+from core.data.split import split_names
 from core.errors import SegLabError, TrainingError
 from core.io.images import channel_count, match_channels
 from core.io.masks import out_of_range_values
 from core.training.config import TrainConfig
 
-
 MAX_TRAINING_CLASSES = 255
+
+
+def dataset_index(folder: str | Path, scanned: DatasetIndex | None) -> DatasetIndex:
+    """`scanned` when it is the index of `folder`, else a new scan of `folder`."""
+    if scanned is not None and Path(scanned.root).resolve() == Path(folder).resolve():
+        return scanned
+    return DatasetIndex.scan(folder)
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,12 @@ class TrainingData:
 
 
 def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
-                          cancel: Callable[[], bool] | None = None) -> TrainingData | None:
-    """Scan, split and load; None when cancel() turned true meanwhile.
-    in_channels: forced by a model being fine-tuned, else taken from the first image."""
-    index = DatasetIndex.scan(config.data_dir)
+                          cancel: Callable[[], bool] | None = None,
+                          index: DatasetIndex | None = None) -> TrainingData | None:
+    """Split and load; None when cancel() turned true meanwhile.
+    in_channels: forced by a model being fine-tuned, else taken from the first image.
+    index: config.data_dir as already scanned (the window's open folder); scanned here when not given."""
+    index = dataset_index(config.data_dir, index)
     labeled = index.labeled
     if not labeled:
         raise TrainingError("no labeled images: add masks (e.g. images/ + masks/ with the same names) "

@@ -13,10 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.durations import format_duration
 from core.errors import SegLabError
 from core.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
 
 FORWARD_SHARE = 1 / 3
 """Time of a forward pass (validation) as a share of a training step (forward + backward + update)."""
@@ -55,16 +59,19 @@ class _Halt:
         return self._done or (self._cancel is not None and self._cancel())
 
 
-def estimate_epoch_time(config: TrainConfig, measure_batches: int = 3,
-                        cancel: Callable[[], bool] | None = None) -> EpochEstimate | None:
+def estimate_epoch_time(config: TrainConfig, measure_batches: int = 3, cancel: Callable[[], bool] | None = None,
+                        index: DatasetIndex | None = None) -> EpochEstimate | None:
     """Seconds per epoch for `config`, from real batches on its device; None when cancelled first.
+    index: config.data_dir as already scanned; scanned here when not given.
 
     Raises what training would raise (TrainingError, ConfigError, ...) for data or settings that cannot work.
     Writes nothing outside a temporary folder.
     """
+    from core.training.data_setup import dataset_index
     from core.training.loop import Trainer
     from core.training.reports import BatchReport, TrainingStarted
 
+    index = dataset_index(config.data_dir, index)
     halt = _Halt(cancel)
     started_at = time.perf_counter()
     started: TrainingStarted | None = None
@@ -74,7 +81,7 @@ def estimate_epoch_time(config: TrainConfig, measure_batches: int = 3,
         trial = config.with_changes(output=str(Path(folder) / "estimate.safetensors"), checkpoint_dir=folder,
                                     resume=False, epochs=1, early_stopping=0)
         try:
-            for report in Trainer(trial, halt).run():
+            for report in Trainer(trial, halt, index).run():
                 if isinstance(report, TrainingStarted):
                     started, preparation = report, time.perf_counter() - started_at
                 elif isinstance(report, BatchReport):
@@ -93,18 +100,17 @@ def estimate_epoch_time(config: TrainConfig, measure_batches: int = 3,
         per_batch = elapsed[0]
     return EpochEstimate(
         device=started.device, batches_per_epoch=started.batches_per_epoch, seconds_per_batch=per_batch,
-        validation_seconds=_validation_seconds(config, started.val_images, per_batch),
+        validation_seconds=_validation_seconds(config, index, started.val_images, per_batch),
         preparation_seconds=preparation, measured_batches=max(len(elapsed) - 1, 1))
 
 
-def _validation_seconds(config: TrainConfig, val_images: tuple[str, ...], seconds_per_batch: float) -> float:
+def _validation_seconds(config: TrainConfig, index: DatasetIndex, val_images: tuple[str, ...],
+                        seconds_per_batch: float) -> float:
     """Forward passes over every validation tile, batch by batch (image sizes read from file headers)."""
     if not val_images:
         return 0.0
-    from core.data.index import DatasetIndex
     from core.io.images import read_image_info
 
-    index = DatasetIndex.scan(config.data_dir)
     tiles = 0
     for name in val_images:
         try:

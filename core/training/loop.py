@@ -16,6 +16,7 @@ import torch
 from core.allocator import retained_allocations
 from core.classes import IGNORE_INDEX
 from core.data.dataset import PatchDataset, ValidationTiles
+from core.data.index import DatasetIndex
 from core.device import DeviceInfo, autocast_dtype, select_device
 from core.errors import TrainingError
 from core.losses import create_loss
@@ -75,9 +76,12 @@ class _Run:
 class Trainer:
     """One training run. Call run() (in a worker thread for the GUI) and read its reports."""
 
-    def __init__(self, config: TrainConfig, stop_event: threading.Event | None = None):
+    def __init__(self, config: TrainConfig, stop_event: threading.Event | None = None,
+                 index: DatasetIndex | None = None):
+        """index: config.data_dir as already scanned (the window's open folder); scanned when not given."""
         self.config = config
         self._stop = stop_event or threading.Event()
+        self._index = index
 
     def request_stop(self) -> None:
         """Ask the run to stop after the current batch; the best model and last checkpoint are kept."""
@@ -148,7 +152,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         if base is not None:  # a fine-tuned model keeps the input scaling it learned with
             config = replace(config, normalisation=base.normalisation)
-        data = prepare_training_data(config, base.in_channels if base else None, cancel=self._stop.is_set)
+        data = prepare_training_data(config, base.in_channels if base else None, cancel=self._stop.is_set,
+                                     index=self._index)
         if data is None:
             return None
         setup = build_model(config, data.classes, data.in_channels)

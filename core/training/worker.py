@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import threading
 import traceback
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QThread, Signal
 
 from core.errors import SegLabError
 from core.training.config import TrainConfig
 from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingStarted
+
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
 
 
 class TrainingWorker(QThread):
@@ -22,9 +26,11 @@ class TrainingWorker(QThread):
     training_finished = Signal(object)  # TrainingFinished
     training_failed = Signal(str, str)  # message for the user, technical details
 
-    def __init__(self, config: TrainConfig, parent=None):
+    def __init__(self, config: TrainConfig, index: DatasetIndex | None = None, parent=None):
+        """index: config.data_dir as already scanned (read-only plain data); the run scans when not given."""
         super().__init__(parent)
         self.config = config
+        self.index = index
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -40,7 +46,7 @@ class TrainingWorker(QThread):
         signals = {TrainingStarted: self.training_started, BatchReport: self.batch_finished,
                    EpochReport: self.epoch_finished, TrainingFinished: self.training_finished}
         try:
-            for report in Trainer(self.config, self._stop_event).run():
+            for report in Trainer(self.config, self._stop_event, self.index).run():
                 signals[type(report)].emit(report)
         except SegLabError as exc:
             self.training_failed.emit(str(exc), traceback.format_exc())

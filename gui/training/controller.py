@@ -6,24 +6,31 @@ from __future__ import annotations
 import time
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from core.classes import ClassTable
 from core.training.config import TrainConfig
 from core.training.worker import TrainingWorker
+from gui.dialogs import show_failure
 from gui.state import AppState
 from gui.training.training_dock import TrainingDockWidget
 from gui.training.wizard import TrainingWizard
+from gui.training.wizard_context import opened_index
 from gui.workers import TaskRunner
+
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+    from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingStarted
 
 SHUTDOWN_WAIT_MS = 30_000  # a stop ends within one batch; saving a model or checkpoint may take a moment
 
 
 class TrainingController(QObject):
     run_started = Signal()  # a run (new or resumed) began: the window shows the Training panel
-    run_finished = Signal(object)  # core.training.reports.TrainingFinished
+    run_finished = Signal(object)  # TrainingFinished
     run_failed = Signal(str)  # the message shown to the user
 
     def __init__(self, state: AppState, tasks: TaskRunner, window: QWidget):
@@ -34,11 +41,11 @@ class TrainingController(QObject):
         self.dock_widget = TrainingDockWidget()
         self.worker: TrainingWorker | None = None
         self.config: TrainConfig | None = None  # the last run's settings (resume continues it)
+        self.index: DatasetIndex | None = None  # the last run's data as scanned (None: the run scanned it)
         self.classes: ClassTable | None = None  # colours of the last run's classes
         self.wizard: TrainingWizard | None = None
-        self.error_box: QMessageBox | None = None
-        self.last_started = None  # the last TrainingStarted
-        self.last_finished = None  # the last TrainingFinished
+        self.last_started: TrainingStarted | None = None
+        self.last_finished: TrainingFinished | None = None
         self.last_stop_latency_s: float | None = None  # from Stop to the end of the run, measured
         self._stop_pressed_at: float | None = None
         self._run_over = True
@@ -70,16 +77,19 @@ class TrainingController(QObject):
         wizard.open()
         return wizard
 
-    def start(self, config: TrainConfig, classes: ClassTable | None = None) -> None:
-        """Run `config` on a worker thread; the dock follows it."""
+    def start(self, config: TrainConfig, index: DatasetIndex | None = None) -> None:
+        """Run `config` on a worker thread; the dock follows it. The open folder's index (with the window's
+        classes) is used when config.data_dir is the open folder, else `index` (a scan of config.data_dir)."""
         if self.running:
             raise RuntimeError("a training run is already in progress")
         if self.worker is not None:  # the last run has reported its end; its thread is finishing
             self.worker.wait(SHUTDOWN_WAIT_MS)
-        self.config, self.classes = config, classes
+        index = opened_index(self.state, config.data_dir) or index
+        self.config, self.index = config, index
+        self.classes = index.settings.classes if index is not None else None
         self._run_over = False
         self._stop_pressed_at = None
-        worker = TrainingWorker(config)  # no parent: it is deleted after its thread has ended
+        worker = TrainingWorker(config, index)  # no parent: it is deleted after its thread has ended
         worker.training_started.connect(self._on_worker_training_started)
         worker.batch_finished.connect(self._on_worker_batch_finished)
         worker.epoch_finished.connect(self._on_worker_epoch_finished)
@@ -106,7 +116,7 @@ class TrainingController(QObject):
 
     def resume(self) -> None:
         if self.can_resume():
-            self.start(self.config.with_changes(resume=True), self.classes)
+            self.start(self.config.with_changes(resume=True), self.index)
 
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
         """Stop the run and wait for its thread; True when nothing is left running."""
@@ -119,8 +129,8 @@ class TrainingController(QObject):
         return worker.wait(timeout_ms)
 
     # wizard -------------------------------------------------------------------------------------
-    def _on_wizard_config_ready(self, config: TrainConfig, classes: ClassTable) -> None:
-        self.start(config, classes)
+    def _on_wizard_config_ready(self, config: TrainConfig, index: DatasetIndex) -> None:
+        self.start(config, index)
 
     def _on_wizard_finished(self) -> None:
         if self.wizard is not None:
@@ -128,20 +138,20 @@ class TrainingController(QObject):
             self.wizard = None
 
     # worker reports (queued onto the GUI thread) ------------------------------------------------
-    def _on_worker_training_started(self, started) -> None:
+    def _on_worker_training_started(self, started: TrainingStarted) -> None:
         self.last_started = started
         if self.classes is None or len(self.classes) != len(started.class_names):
             self.classes = ClassTable.from_names(list(started.class_names))
         self.dock_widget.show_started(started, self.classes)
         self.state.message.emit(f"Training on {started.device}")
 
-    def _on_worker_batch_finished(self, report) -> None:
+    def _on_worker_batch_finished(self, report: BatchReport) -> None:
         self.dock_widget.show_batch(report)
 
-    def _on_worker_epoch_finished(self, report) -> None:
+    def _on_worker_epoch_finished(self, report: EpochReport) -> None:
         self.dock_widget.show_epoch(report)
 
-    def _on_worker_training_finished(self, finished) -> None:
+    def _on_worker_training_finished(self, finished: TrainingFinished) -> None:
         self._run_over = True
         if self._stop_pressed_at is not None:
             self.last_stop_latency_s = time.perf_counter() - self._stop_pressed_at
@@ -182,19 +192,8 @@ class TrainingController(QObject):
         else:
             hints.append("Fix or replace the files named above, or choose other settings, then start again "
                          "(Train Model…).")
-        box = QMessageBox(QMessageBox.Icon.Critical, "Training stopped", "<b>Training could not go on.</b>",
-                          QMessageBox.StandardButton.Ok, self._window)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setInformativeText("<br><br>".join([escape(message)] + hints))
-        box.setDetailedText(details)
-        box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel { min-width: 460px; }")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(self._on_error_box_finished)
-        self.error_box = box
-        box.open()
-
-    def _on_error_box_finished(self) -> None:
-        self.error_box = None
+        show_failure(self._window, "Training stopped",
+                     "<br><br>".join(["<b>Training could not go on.</b>", escape(message)] + hints), details)
 
     # window -------------------------------------------------------------------------------------
     def _on_dock_segment_requested(self, model_path: str) -> None:

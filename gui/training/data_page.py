@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QButtonGroup, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
@@ -10,7 +11,11 @@ from PySide6.QtWidgets import (QButtonGroup, QDoubleSpinBox, QFileDialog, QFormL
                                QSpinBox, QVBoxLayout, QWizardPage)
 
 from gui.training.formatting import WrappedLabel, class_swatches_html, muted_html, names_preview, notice_html
-from gui.training.wizard_context import WizardContext, scan_dataset
+from gui.training.wizard_context import WizardContext, opened_index, read_dataset
+from gui.workers import BackgroundTask
+
+if TYPE_CHECKING:
+    from core.training.recipe import DatasetFacts
 
 USEFUL_LABELED = 10  # fewer labeled images than this give a rough model: say so
 PROBLEMS_SHOWN = 3
@@ -29,7 +34,7 @@ class DataPage(QWizardPage):
         self.setTitle("Data")
         self.setSubTitle("The labeled images the model learns from, and the ones kept aside to check how well "
                          "it does on images it has not seen.")
-        self._scan = None
+        self._scan: BackgroundTask | None = None
         self._initialised = False
         self.split: tuple[list[str], list[str]] | None = None  # (training, validation) names as shown
 
@@ -116,13 +121,14 @@ class DataPage(QWizardPage):
 
     # folder -------------------------------------------------------------------------------------
     def set_folder(self, folder: str) -> None:
-        """Scan `folder` in the background; the report fills in when it is done."""
+        """Read `folder` in the background (the window's index when it is the open folder, else a new scan);
+        the report fills in when it is done."""
         if self._scan is not None:
             self._scan.cancel()
         self.folder_edit.setText(folder)
         self.context.set_dataset(None)
         self.report_label.setText(muted_html("Reading the folder…"))
-        task = self.context.tasks.start(scan_dataset, folder)
+        task = self.context.tasks.start(read_dataset, folder, opened_index(self.context.state, folder))
         self._scan = task
         task.signals.finished.connect(self._on_scan_finished)
         task.signals.failed.connect(self._on_scan_failed)
@@ -137,7 +143,7 @@ class DataPage(QWizardPage):
     def _is_current_scan(self) -> bool:
         return self._scan is not None and self.sender() is self._scan.signals
 
-    def _on_scan_finished(self, dataset) -> None:
+    def _on_scan_finished(self, dataset: DatasetFacts) -> None:
         if not self._is_current_scan():
             return
         self._scan = None
@@ -253,7 +259,7 @@ class DataPage(QWizardPage):
         return "<br>".join(notes)
 
     def _unsaved_edits(self) -> list[str]:
-        state, index = self.context.state, self.context.index
-        if state.index is None or index is None or Path(state.index.root).resolve() != Path(index.root).resolve():
+        index = self.context.index
+        if index is None or opened_index(self.context.state, index.root) is None:
             return []
-        return sorted(state.edited)
+        return sorted(self.context.state.edited)

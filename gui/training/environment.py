@@ -4,15 +4,20 @@ torch itself loaded (so later calls into core's torch modules cost nothing on th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gui.workers import TaskContext
+
+if TYPE_CHECKING:
+    from core.device import DeviceInfo
+    from core.losses import LossInfo
 
 
 @dataclass(frozen=True)
 class TrainingEnvironment:
-    device: object  # core.device.DeviceInfo chosen by "auto"
+    device: DeviceInfo  # the one "auto" chooses
     device_choices: tuple[tuple[str, str], ...]  # (TrainConfig.device value, label) the user can pick
-    losses: tuple  # core.losses.LossInfo of every loss
+    losses: tuple[LossInfo, ...]  # every loss
 
     @property
     def device_kind(self) -> str:

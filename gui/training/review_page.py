@@ -11,9 +11,10 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QFrame, QHBo
                                QVBoxLayout, QWizardPage)
 
 from core.errors import SegLabError
+from core.training.choices import OPTIMIZER_TITLES, SCHEDULE_TITLES
+from core.training.config import TrainConfig
+from core.training.paths import checkpoint_path, folder_problem, new_model_path
 from gui.training.formatting import WrappedLabel, class_swatches_html, muted_html, names_preview, notice_html
-from gui.training.output_path import checkpoint_of, default_model_path, folder_problem
-from gui.training.settings_page import OPTIMIZER_TITLES, SCHEDULE_TITLES
 from gui.training.wizard_context import WizardContext
 
 
@@ -25,7 +26,7 @@ class ReviewPage(QWizardPage):
         self.setSubTitle("Training runs in the Training panel of the main window: you can keep browsing and "
                          "labeling, and stop it at any time.")
         self.setFinalPage(True)
-        self.config = None  # the TrainConfig, set when Finish is accepted
+        self.config: TrainConfig | None = None  # set when Finish is accepted
         self._output_chosen = False
         self.summary = WrappedLabel()
         self.summary.setFrameShape(QFrame.Shape.StyledPanel)
@@ -60,7 +61,7 @@ class ReviewPage(QWizardPage):
     def initializePage(self) -> None:
         index = self.context.index
         if not self._output_chosen and index is not None:
-            self.output_edit.setText(str(default_model_path(index.root)))
+            self.output_edit.setText(str(new_model_path(index.root)))
         self._refresh()
 
     def validatePage(self) -> bool:
@@ -98,7 +99,7 @@ class ReviewPage(QWizardPage):
     def _refresh(self) -> None:
         self.error_label.clear()
         output = self.output_path
-        checkpoint = checkpoint_of(output) if output else None
+        checkpoint = checkpoint_path(output) if output else None
         resumable = checkpoint is not None and checkpoint.is_file()
         self._form.setRowVisible(self.resume_check, resumable)
         if not resumable:

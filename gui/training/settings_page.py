@@ -3,7 +3,9 @@ estimate measured on a few real batches of this data on this device (in the back
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from html import escape
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
@@ -11,41 +13,24 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
 
 from core.data.augment import AugmentConfig
 from core.errors import SegLabError
+from core.training.choices import AUGMENT_PRESETS, OPTIMIZER_TITLES, SCHEDULE_TITLES, SETTING_HELP, augment_preset
 from core.training.config import TrainConfig
+from core.training.recipe import recommend, smallest_patch
 from gui.training.formatting import WrappedLabel, muted_html, notice_html
 from gui.training.wizard_context import WizardContext
-from gui.workers import TaskContext
+from gui.workers import BackgroundTask, TaskContext
+
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+    from core.training.estimate import EpochEstimate
 
 FIELD_WIDTH = 250
-OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD with momentum", "rmsprop": "RMSprop"}
-AUGMENTATIONS = {
-    "standard": ("Flips, rotations, scale, brightness", AugmentConfig()),
-    "geometry": ("Flips and rotations only", AugmentConfig(scale=0.0, brightness=0.0, contrast=0.0)),
-    "none": ("None", AugmentConfig.none()),
-}
-SCHEDULE_TITLES = {"plateau": "Halve when the score stalls", "cosine": "Cosine decay", "none": "Constant"}
-EXPLANATIONS = {
-    "epochs": "How many times training goes through the images; it stops early when the score stops improving.",
-    "patch_size": "Training looks at square crops of this many pixels; larger crops see more context but need "
-                  "more memory.",
-    "batch_size": "Crops learned from together in one step; lower it if the device runs out of memory.",
-    "patches_per_epoch": "Crops per epoch; automatic covers every training image about once.",
-    "learning_rate": "How big each learning step is: too high and the loss jumps about, too low and learning "
-                     "crawls.",
-    "optimizer": "The method that updates the weights; AdamW works well almost everywhere.",
-    "schedule": "How the learning rate falls during training.",
-    "loss": "What training minimises.",
-    "augment": "Random changes to the crops (scale ±20 %, brightness and contrast ±10 %) so the model copes "
-               "with images it has not seen.",
-    "early_stopping": "Stop when the validation score has not improved for this many epochs.",
-    "device": "Where the computation runs; a GPU is often 10 to 50 times faster.",
-}
 
 
-def run_estimate(ctx: TaskContext, config: TrainConfig):
+def run_estimate(ctx: TaskContext, config: TrainConfig, index: DatasetIndex | None) -> EpochEstimate | None:
     from core.training.estimate import estimate_epoch_time
 
-    return estimate_epoch_time(config, cancel=ctx.cancelled)
+    return estimate_epoch_time(config, cancel=ctx.cancelled, index=index)
 
 
 class SettingsPage(QWizardPage):
@@ -57,8 +42,8 @@ class SettingsPage(QWizardPage):
         self._recommended: dict = {}
         self._touched: set[str] = set()
         self._applying = False
-        self._estimate = None  # (EpochEstimate, the config it was measured with, epochs set to 1)
-        self._estimate_task = None
+        self._estimate: tuple[EpochEstimate, TrainConfig] | None = None  # and the config it measured, 1 epoch
+        self._estimate_task: BackgroundTask | None = None
         self._estimate_config: TrainConfig | None = None
         self.widgets: dict[str, QWidget] = {}
         self._hints: dict[str, QLabel] = {}
@@ -79,7 +64,7 @@ class SettingsPage(QWizardPage):
         self._add("optimizer", "Optimiser", self._combo(OPTIMIZER_TITLES))
         self._add("schedule", "Learning-rate schedule", self._combo(SCHEDULE_TITLES))
         self._add("loss", "Loss", QComboBox())
-        self._add("augment", "Augmentation", self._combo({name: title for name, (title, _) in AUGMENTATIONS.items()}))
+        self._add("augment", "Augmentation", self._combo({name: title for name, (title, _) in AUGMENT_PRESETS.items()}))
         self._add("early_stopping", "Early stopping", self._spin(0, 10_000, special="never", suffix=" epochs"))
         self._add("device", "Device", QComboBox())
 
@@ -176,35 +161,20 @@ class SettingsPage(QWizardPage):
         return self.widgets[key].currentData()
 
     def _augment(self) -> AugmentConfig:
-        return AUGMENTATIONS[self._value("augment")][1]
+        return augment_preset(self._value("augment"))
 
     def _recommendations(self) -> dict:
+        """The recommended value of every field, as the widgets show it (0 patches per epoch: automatic)."""
         environment, model = self.context.environment, self.context.model
-        gpu = environment is not None and environment.device_kind != "cpu"
-        finetune = model is not None and model.base_spec is not None
-        info = model.info if model is not None else None
-        smallest = self._smallest_patch()
-        patch = model.base_spec.patch_size if finetune else (512 if gpu else 256)
-        image = self.context.dataset.image_info if self.context.dataset is not None else None
-        if image is not None:
-            patch = min(patch, max(smallest, min(image.width, image.height) // 32 * 32))
-        return {
-            "epochs": 20 if finetune else 50, "patch_size": max(patch, smallest),
-            "batch_size": max(8 if gpu else 4, info.min_train_batch if info else 1), "patches_per_epoch": 0,
-            "learning_rate": 0.0001 if finetune else 0.001, "optimizer": "adamw", "schedule": "plateau",
-            "loss": "u2net" if info is not None and info.deep_supervision else "ce", "augment": "standard",
-            "early_stopping": 10, "device": "auto",
-        }
-
-    def _smallest_patch(self) -> int:
-        model = self.context.model
-        smallest = model.info.smallest_input if model is not None else 32
-        return max(32, -(-smallest // 32) * 32)
+        recommendation = recommend(self.context.dataset, environment.device if environment is not None else None,
+                                   model.info if model is not None else None,
+                                   model.base_spec if model is not None else None)
+        return {**asdict(recommendation), "patches_per_epoch": recommendation.patches_per_epoch or 0}
 
     def _apply_limits(self) -> None:
-        model = self.context.model
-        self.widgets["patch_size"].setMinimum(self._smallest_patch())
-        self.widgets["batch_size"].setMinimum(model.info.min_train_batch if model is not None else 1)
+        info = self.context.model.info if self.context.model is not None else None
+        self.widgets["patch_size"].setMinimum(smallest_patch(info))
+        self.widgets["batch_size"].setMinimum(info.min_train_batch if info is not None else 1)
 
     def _apply_recommendations(self) -> None:
         """Show the recommended values; fields the user has not changed take them."""
@@ -222,8 +192,8 @@ class SettingsPage(QWizardPage):
         if key == "loss" and self.widgets["loss"].currentData():
             from core.losses import loss_info
 
-            return f"{EXPLANATIONS[key]} {loss_info(self.widgets['loss'].currentData()).description}"
-        return EXPLANATIONS[key]
+            return f"{SETTING_HELP[key]} {loss_info(self.widgets['loss'].currentData()).description}"
+        return SETTING_HELP[key]
 
     def _shown(self, key: str) -> str:
         value = self._recommended.get(key)
@@ -282,7 +252,7 @@ class SettingsPage(QWizardPage):
         except SegLabError as exc:
             self.estimate_label.setText(notice_html("error", escape(str(exc))))
             return
-        task = self.context.tasks.start(run_estimate, config)
+        task = self.context.tasks.start(run_estimate, config, self.context.index)
         self._estimate_task = task
         self.estimate_button.setText("Cancel")
         self.estimate_busy.setVisible(True)
@@ -297,7 +267,7 @@ class SettingsPage(QWizardPage):
         self.estimate_button.setText("Estimate Time")
         self.estimate_busy.setVisible(False)
 
-    def _on_estimate_finished(self, estimate) -> None:
+    def _on_estimate_finished(self, estimate: EpochEstimate | None) -> None:
         self._end_estimate()
         if estimate is None:
             self._on_estimate_cancelled()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from html import escape
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QProgressBar, QPushButton, QSplitter,
@@ -15,6 +16,10 @@ from core.durations import format_duration
 from gui.training.formatting import WrappedLabel, muted_html, notice_html
 from gui.training.preview_view import TrainingPreviewWidget
 from gui.training.summary_view import TrainingSummaryWidget
+
+if TYPE_CHECKING:
+    from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingStarted
+    from gui.training.plots import TrainingPlotsWidget
 
 RUN_PAGE_MIN_HEIGHT = 260  # room for the plots and the per-class results table
 PROGRESS_INTERVAL_S = 0.1  # batch progress is redrawn at most 10 times a second
@@ -32,7 +37,7 @@ class TrainingDockWidget(QWidget):
         super().__init__(parent)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._empty_page())
-        self.plots = None  # TrainingPlotsWidget, built on the first run (pyqtgraph loads then, not at start-up)
+        self.plots: TrainingPlotsWidget | None = None  # built on the first run (pyqtgraph loads then, not at start-up)
         self._classes = ClassTable.default(2)
         self._last_progress = 0.0
         layout = QVBoxLayout(self)
@@ -127,7 +132,7 @@ class TrainingDockWidget(QWidget):
         self.message_label.clear()
         self.message_label.setVisible(False)
 
-    def show_started(self, started, classes: ClassTable) -> None:
+    def show_started(self, started: TrainingStarted, classes: ClassTable) -> None:
         """started: core.training.reports.TrainingStarted."""
         self._classes = classes
         note = f" &nbsp; {notice_html('warning', escape(started.device_note))}" if started.device_note else ""
@@ -145,8 +150,8 @@ class TrainingDockWidget(QWidget):
         self.tabs.setTabEnabled(2, bool(started.skipped))
         self.plots.start_run(classes, started.history, started.start_epoch, started.epochs, bool(started.val_images))
 
-    def show_batch(self, report) -> None:
-        """report: core.training.reports.BatchReport; the curves always get the point, the text at most 10 Hz."""
+    def show_batch(self, report: BatchReport) -> None:
+        """The curves always get the point; the text changes at most 10 times a second."""
         self.plots.add_batch(report.epoch, report.batch, report.batches, report.loss, report.learning_rate)
         now = time.monotonic()
         if now - self._last_progress < PROGRESS_INTERVAL_S and report.batch != report.batches:
@@ -159,7 +164,7 @@ class TrainingDockWidget(QWidget):
             return
         self.status_label.setText(f"<b>Training:</b> epoch {report.epoch} of {report.epochs}")
 
-    def show_epoch(self, report) -> None:
+    def show_epoch(self, report: EpochReport) -> None:
         """report: core.training.reports.EpochReport."""
         self.plots.add_epoch(report.history_entry())
         if report.preview is not None:
@@ -174,7 +179,7 @@ class TrainingDockWidget(QWidget):
         self.status_label.setText("<b>Stopping</b> after the current batch…")
         self.stop_button.setEnabled(False)
 
-    def show_finished(self, finished, can_segment: bool, can_resume: bool) -> None:
+    def show_finished(self, finished: TrainingFinished, can_segment: bool, can_resume: bool) -> None:
         """finished: core.training.reports.TrainingFinished."""
         self.plots.finish_run()
         self.status_label.setText(f"<b>{FINISHED_TEXT[finished.reason]}</b>")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
+from PySide6.QtWidgets import QWidget, QWizard
 
 from core.training.config import TrainConfig
+from gui.dialogs import show_failure
 from gui.state import AppState
 from gui.training.data_page import DataPage
-from gui.training.environment import load_environment, warm_up_training
+from gui.training.environment import TrainingEnvironment, load_environment, warm_up_training
 from gui.training.model_page import ModelPage
 from gui.training.review_page import ReviewPage
 from gui.training.settings_page import SettingsPage
@@ -19,7 +18,7 @@ from gui.workers import TaskRunner
 
 
 class TrainingWizard(QWizard):
-    config_ready = Signal(object, object)  # TrainConfig, ClassTable (colours): Start Training was pressed
+    config_ready = Signal(object, object)  # TrainConfig, DatasetIndex: Start Training was pressed
 
     def __init__(self, state: AppState, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,20 +48,13 @@ class TrainingWizard(QWizard):
     def accept(self) -> None:
         super().accept()  # QWizard.done() validates the review page first; if that fails the wizard stays open
         if not self.isVisible() and self.review_page.config is not None:
-            self.config_ready.emit(self.review_page.config, self._run_classes())
-
-    def _run_classes(self):
-        """The colours to draw the run in: the window's class table when training on the open folder."""
-        state, index = self.context.state, self.context.index
-        same = state.index is not None and Path(state.index.root).resolve() == Path(index.root).resolve()
-        return state.classes if same and len(state.classes) == len(index.settings.classes) else \
-            index.settings.classes
+            self.config_ready.emit(self.review_page.config, self.context.index)
 
     def done(self, result: int) -> None:
         self.settings_page.cancel_estimate()
         super().done(result)
 
-    def _on_environment_loaded(self, environment) -> None:
+    def _on_environment_loaded(self, environment: TrainingEnvironment) -> None:
         self.context.set_environment(environment)
         self._warm_up_task = self.context.tasks.start(warm_up_training)
         self._warm_up_task.signals.finished.connect(self._on_warm_up_finished)
@@ -71,7 +63,5 @@ class TrainingWizard(QWizard):
         self.warmed_up = True
 
     def _on_environment_failed(self, message: str, details: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Critical, "Training is not available",
-                          f"SegLab could not prepare training on this computer:\n\n{message}", parent=self)
-        box.setDetailedText(details)
-        box.open()
+        show_failure(self, "Training is not available",
+                     f"SegLab could not prepare training on this computer:\n\n{message}", details)

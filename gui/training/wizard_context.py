@@ -1,9 +1,12 @@
 """What the wizard's pages share: the window's state and task runner, the training environment found in the
-background, the scanned dataset and the model chosen. Pages read and write here, never each other."""
+background, the dataset (the window's index of the open folder, or a scan of another) and the model chosen.
+Pages read and write here, never each other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -11,36 +14,38 @@ from gui.state import AppState
 from gui.training.environment import TrainingEnvironment
 from gui.workers import TaskContext, TaskRunner
 
-
-@dataclass(frozen=True)
-class ScannedDataset:
-    index: object  # core.data.index.DatasetIndex
-    image_info: object | None  # core.io.images.ImageInfo of the first labeled image (None if unreadable)
-    image_problem: str | None  # why that header could not be read
+if TYPE_CHECKING:
+    from core.data.index import DatasetIndex
+    from core.models.registry import ModelInfo
+    from core.models.spec import ModelSpec
+    from core.training.recipe import DatasetFacts
 
 
 @dataclass(frozen=True)
 class ModelChoice:
-    info: object  # core.models.registry.ModelInfo of the architecture that will be trained
+    info: ModelInfo  # the architecture that will be trained
     encoder: str | None
     options: dict
-    base_spec: object | None  # core.models.spec.ModelSpec when fine-tuning a model file
+    base_spec: ModelSpec | None  # the model file's spec when fine-tuning
 
 
-def scan_dataset(ctx: TaskContext, folder: str) -> ScannedDataset:
-    """Pair the folder's files (names only) and read the first labeled image's header."""
+def opened_index(state: AppState, folder: str | Path) -> DatasetIndex | None:
+    """The window's index of `folder` when it is the open folder, carrying the window's class table; else None."""
+    index = state.index
+    if index is None or Path(index.root).resolve() != Path(folder).resolve():
+        return None
+    if index.settings.classes == state.classes:
+        return index
+    return replace(index, settings=replace(index.settings, classes=state.classes))
+
+
+def read_dataset(ctx: TaskContext, folder: str, index: DatasetIndex | None) -> DatasetFacts:
+    """The folder's facts for the wizard: `index` when it was scanned already, else a scan (names only); then
+    the first labeled image's header."""
     from core.data.index import DatasetIndex
-    from core.errors import SegLabError
-    from core.io.images import read_image_info
+    from core.training.recipe import DatasetFacts
 
-    index = DatasetIndex.scan(folder)
-    problem = None
-    for sample in index.labeled[:5]:
-        try:
-            return ScannedDataset(index, read_image_info(sample.image), None)
-        except SegLabError as exc:
-            problem = str(exc)
-    return ScannedDataset(index, None, problem)
+    return DatasetFacts.read(index if index is not None else DatasetIndex.scan(folder))
 
 
 class WizardContext(QObject):
@@ -53,14 +58,14 @@ class WizardContext(QObject):
         self.state = state
         self.tasks = tasks
         self.environment: TrainingEnvironment | None = None
-        self.dataset: ScannedDataset | None = None
+        self.dataset: DatasetFacts | None = None
         self.model: ModelChoice | None = None
 
     def set_environment(self, environment: TrainingEnvironment) -> None:
         self.environment = environment
         self.environment_ready.emit()
 
-    def set_dataset(self, dataset: ScannedDataset | None) -> None:
+    def set_dataset(self, dataset: DatasetFacts | None) -> None:
         self.dataset = dataset
         self.dataset_changed.emit()
 
@@ -69,7 +74,7 @@ class WizardContext(QObject):
         self.model_changed.emit()
 
     @property
-    def index(self):
+    def index(self) -> DatasetIndex | None:
         return self.dataset.index if self.dataset is not None else None
 
     @property

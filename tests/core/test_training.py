@@ -111,6 +111,28 @@ def test_corrupt_image_is_skipped_and_named(tmp_path):
     assert reports[-1].model_path is not None
 
 
+def test_a_run_and_its_time_estimate_use_the_index_they_are_given(tmp_path, monkeypatch):
+    """The window's index of the open folder (with the window's class table) is not scanned again."""
+    from dataclasses import replace
+
+    from core.classes import ClassTable
+    from core.data.index import DatasetIndex
+    from core.training.estimate import estimate_epoch_time
+
+    data = write_dataset(tmp_path / "data", count=4)
+    scanned = DatasetIndex.scan(data)
+    index = replace(scanned, settings=replace(scanned.settings, classes=ClassTable.from_names(["bg", "disc"])))
+
+    def no_scan(folder, settings=None):
+        raise AssertionError(f"{folder} was scanned again")
+
+    monkeypatch.setattr(DatasetIndex, "scan", no_scan)
+    config = tiny_config(data, tmp_path / "m.safetensors", epochs=1)
+    assert estimate_epoch_time(config, measure_batches=1, index=index).validation_seconds > 0
+    started = run_all(Trainer(config, index=index))[0]
+    assert started.class_names == ("bg", "disc")
+
+
 def test_folder_without_labels_fails_clearly(tmp_path):
     data = write_dataset(tmp_path / "data", count=3)
     for mask in (data / "masks").iterdir():

@@ -128,19 +128,23 @@ def test_folder_without_labels_emits_training_failed_naming_it(qtbot, tmp_path):
 def test_unexpected_errors_still_reach_the_user(qtbot, tmp_path, monkeypatch):
     import core.training.loop as loop
 
+    handed = []
+
     class BrokenTrainer:
-        def __init__(self, config, stop_event):
-            pass
+        def __init__(self, config, stop_event, index):
+            handed.append(index)
 
         def run(self):
             yield TrainingStarted("CPU", None, 1, 1, 1, ("a",), (), (), ("bg", "x"), 10, "", ())
             raise ZeroDivisionError("division by zero in a layer")
 
     monkeypatch.setattr(loop, "Trainer", BrokenTrainer)
-    worker = TrainingWorker(tiny_config(tmp_path, tmp_path / "m.safetensors"))
+    index = object()  # stands for the window's DatasetIndex of the open folder
+    worker = TrainingWorker(tiny_config(tmp_path, tmp_path / "m.safetensors"), index)
     recorder = SignalRecorder(worker)
     run_worker(qtbot, worker)
 
+    assert handed == [index]  # the run reuses the index instead of scanning again
     assert recorder.names == ["started", "failed"]
     message, details = recorder.events[-1][1]
     assert message.startswith("training failed unexpectedly: ZeroDivisionError: division by zero")

@@ -11,11 +11,13 @@ import time
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from core.classes import ClassTable
 from core.training.config import TrainConfig
 from core.training.reports import Preview
+from gui.dialogs import FAILURE_DIALOG
 from tests.gui.test_training_wizard import Heartbeat, show_small_folder, tiny_isbi
 
 RUN_TIMEOUT_MS = 90_000
@@ -38,7 +40,7 @@ def test_stop_within_a_second_then_resume_continues_from_the_checkpoint(qtbot, m
     show_small_folder(window, show_folder, folder)
     config = tiny_config(folder, folder / "models" / "run.safetensors")
     dock = controller.dock_widget
-    controller.start(config, window.state.classes)
+    controller.start(config)  # the open folder: the run reuses the window's index
     qtbot.waitUntil(lambda: dock.plots.loss_plot.curves["batch"].data.size >= 12 + 3, timeout=RUN_TIMEOUT_MS)
     batch = dock.plots.loss_plot.curves["batch"].data
     assert batch.x[-1] > 1.0  # epoch 2 is under way (12 batches per epoch)
@@ -84,9 +86,9 @@ def test_a_failing_run_shows_a_dialog_and_the_window_stays_usable(qtbot, main_wi
         controller.start(tiny_config(folder, tmp_path / "out" / "m.safetensors"))
     assert re.search("none of the labell?ed images could be used", failed.args[0]) and "0.png" in failed.args[0]
     qtbot.waitUntil(lambda: not controller.running, timeout=5000)
-    box = controller.error_box
-    assert isinstance(box, QMessageBox) and box.isVisible()
-    assert "0.png" in box.informativeText() and box.detailedText()
+    box = main_window.findChild(QMessageBox, FAILURE_DIALOG)
+    assert box is not None and box.isVisible() and box.windowModality() == Qt.WindowModality.WindowModal
+    assert "0.png" in box.text() and box.detailedText()
     assert "Training failed" in controller.dock_widget.status_label.text()
     assert "0.png" in controller.dock_widget.message_label.text()
     assert not controller.dock_widget.resume_button.isVisible()  # nothing to resume: no epoch finished
@@ -133,10 +135,14 @@ def test_crosshair_reads_every_curve_at_the_nearest_epoch(qtbot):
     plots.start_run(ClassTable.from_names(["background", "cell"]), (), 1, epochs=2)
     for batch in range(1, 5):
         plots.add_batch(1, batch, 4, 1.0 / batch, 0.001)
-    drawn = plots.rate_plot.curves["rate"].item.getData()[0]
-    assert drawn is None or drawn.size == 0  # batch points wait for the next redraw
+    assert plots.rate_plot.curves["rate"].item.getData() == (None, None)  # batch points wait for the next redraw
     plots.redraw_batches()
-    assert plots.rate_plot.curves["rate"].item.getData()[0].size == 4
+    rate_x, rate_y = plots.rate_plot.curves["rate"].item.getData()
+    np.testing.assert_allclose(rate_x, [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(rate_y, [-3.0] * 4)  # log10 of 0.001 on the logarithmic rate axis
+    loss_x, loss_y = plots.loss_plot.curves["batch"].item.getData()
+    np.testing.assert_allclose(loss_x, rate_x)
+    np.testing.assert_allclose(loss_y, [1.0, 0.5, 1 / 3, 0.25])
     plots.add_epoch({"epoch": 1, "train_loss": 0.6, "val_loss": 0.7, "mean_iou": 0.5, "learning_rate": 0.001,
                      "iou": [0.8, 0.2], "dice": [0.9, None]})
     x, text = plots.loss_plot.readout(0.95)
