@@ -6,7 +6,8 @@
 - How: core/io/mask_formats.py learns the format from the file itself or a sibling mask; datasets without
   masks get SegLab's paletted index PNG. Labelme datasets get labelme JSON: the editor's polygons when
   they paint exactly the mask, else the mask traced exactly.
-- Safely: atomic writes; a FileStamp taken when the mask was loaded detects a file changed on disk since
+- Safely: the files replaced are kept first as a version in the workspace (core/data/mask_history.py); atomic
+  writes; a FileStamp taken when the mask was loaded detects a file changed on disk since
   (MaskChangedOnDiskError); read-only folders and full disks raise MaskSaveError saying what to do.
   Nothing is written when saving fails, and the previous file stays as it was.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from core.classes import ClassTable
 from core.data.layouts import MASK_DIR_NAMES, MASK_SUFFIXES, Sample
+from core.data.mask_history import record_version
 from core.errors import MaskChangedOnDiskError, MaskFormatError, MaskSaveError
 from core.io.file_stamp import FileStamp
 from core.io.images import present_values
@@ -152,6 +154,7 @@ def save_annotation(index: DatasetIndex, sample: Sample, mask: np.ndarray, expec
                                          "overwrite it, or keep your edits unsaved and look at the file "
                                          "first", changed[0])
     try:
+        record_version(index, _on_disk(sample, target))
         for folder in {path.parent for path in target.paths}:
             folder.mkdir(parents=True, exist_ok=True)
         description = _write(index, sample, target, mask, polygons)
@@ -164,6 +167,15 @@ def save_annotation(index: DatasetIndex, sample: Sample, mask: np.ndarray, expec
     else:
         sample = replace(sample, class_masks=tuple(enumerate(target.paths, start=1)))
     return SavedAnnotation(sample, FileStamp.of(target.paths), description)
+
+
+def _on_disk(sample: Sample, target: AnnotationTarget) -> Sample:
+    """`sample` with the target's files that exist now as its annotation (one may have appeared since the
+    scan, written by another program): the files a save replaces."""
+    existing = tuple((number, path) for number, path in enumerate(target.paths, start=1) if path.is_file())
+    if target.kind == "class_masks":
+        return replace(sample, class_masks=existing)
+    return replace(sample, **{target.kind: existing[0][1]}) if existing else sample
 
 
 def _write(index: DatasetIndex, sample: Sample, target: AnnotationTarget, mask: np.ndarray,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+from core.io.atomic import remove_stale_temp_files
 
 WORKSPACE_NAME = ".seglab"
 
@@ -50,6 +53,21 @@ def workspace_dir(dataset_root: str | Path) -> Path:
     return fallback
 
 
+def remove_killed_writes(dataset_root: str | Path, data_folders: Iterable[Path] = ()) -> list[Path]:
+    """Remove the temporary files that killed writes left in the dataset's root, its visible subfolders,
+    `data_folders` (where its images and masks are) and its workspace folders; nothing is created."""
+    root = Path(dataset_root).resolve()
+    folders = {root, *(Path(f) for f in data_folders)}
+    for parent in (root, root / WORKSPACE_NAME, _fallback_dir(root)):
+        try:
+            with os.scandir(parent) as entries:
+                subfolders = [Path(e.path) for e in entries if e.is_dir() and (parent != root or e.name[0] != ".")]
+        except OSError:
+            continue
+        folders.update([parent, *subfolders])
+    return remove_stale_temp_files(sorted(folders))
+
+
 def predictions_dir(dataset_root: str | Path) -> Path:
     folder = workspace_dir(dataset_root) / "predictions"
     folder.mkdir(exist_ok=True)
@@ -72,6 +90,19 @@ def recovery_dir(dataset_root: str | Path) -> Path:
     folder = workspace_dir(dataset_root) / "recovery"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def history_dir(dataset_root: str | Path) -> Path:
+    """Earlier versions of the dataset's masks (core/data/mask_history.py)."""
+    folder = workspace_dir(dataset_root) / "history"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def existing_workspaces(dataset_root: str | Path) -> list[Path]:
+    """The dataset's workspace folders that exist (inside the dataset, then the fallback); nothing is created."""
+    root = Path(dataset_root).resolve()
+    return [folder for folder in (root / WORKSPACE_NAME, _fallback_dir(root)) if folder.is_dir()]
 
 
 def sample_dataset() -> Path:

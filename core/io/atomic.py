@@ -2,7 +2,10 @@
 
 A crash or a full disk mid-write leaves the previous file intact and no half-written target. The new file
 gets the previous file's permissions, or the usual ones for a new file (0666 less the umask), so files
-on a shared drive stay readable by colleagues.
+on a shared drive stay readable by colleagues. A failed write raises an OSError naming the target.
+
+Temporary files are named `.seglab-tmp-<writer pid>-<random>.<target name>`, so the ones a killed process
+leaves behind are recognised and removed by remove_stale_temp_files when their folder is next opened.
 """
 
 from __future__ import annotations
@@ -10,18 +13,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import stat
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 _NAME_ATTEMPTS = 100
+_TEMP_PREFIX = ".seglab-tmp-"
+_TEMP_NAME = re.compile(re.escape(_TEMP_PREFIX) + r"(\d+)-[0-9a-f]{8}\.")
+STALE_AFTER_S = 60.0
+"""A temporary file untouched for this long belongs to a write that will not finish."""
 
 
 def _create_temp(target: Path) -> Path:
     """A new empty file beside the target, hidden, keeping its suffix; created 0666 less the umask."""
     for _ in range(_NAME_ATTEMPTS):
-        tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        tmp = target.with_name(f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.{target.name}")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
@@ -45,6 +54,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)  # writers that recreate the file would otherwise leave their own mode
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.filename == str(target):
+            raise
+        # writers report the temporary file, or no file at all: name the file the user asked for
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -67,3 +81,33 @@ def write_text_atomic(target: str | Path, text: str) -> None:
 
 def write_json_atomic(target: str | Path, data) -> None:
     write_text_atomic(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def remove_stale_temp_files(folders: Iterable[str | Path]) -> list[Path]:
+    """Delete the temporary files that killed writes left in these folders (not recursive): those whose
+    writer process is gone or that were untouched for STALE_AFTER_S. Returns what was removed."""
+    import psutil
+
+    removed = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                stale = [entry for entry in entries if _is_stale(entry, psutil.pid_exists)]
+        except OSError:
+            continue  # a folder that cannot be listed holds nothing we could remove
+        for entry in stale:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _is_stale(entry: os.DirEntry, pid_exists: Callable[[int], bool]) -> bool:
+    match = _TEMP_NAME.match(entry.name)
+    if match is None or not entry.is_file(follow_symlinks=False):
+        return False
+    try:
+        age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER_S or not pid_exists(int(match[1]))

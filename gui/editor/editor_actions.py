@@ -7,12 +7,13 @@ E eraser, F fill, I pick class (Esc in the canvas goes back to navigating); 1-9 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from gui.editor.labelme_actions import LabelmeActions
 from gui.editor.prediction_actions import PredictionActions
+from gui.editor.revert_dialog import RevertMaskDialog
 
 TOOLS = (  # name, text, shortcut, tip
     ("navigate", "&Navigate", "V", "Pan and zoom; no editing (Esc in the image)"),
@@ -41,6 +42,8 @@ class EditorActions(QObject):
                                            tip="Replace this image's mask by a labelme file's shapes")
         self.export_labelme = self._action("E&xport as labelme File…", lambda: self.labelme.export_file(),
                                            tip="Write this image's mask as labelme polygons")
+        self.revert_mask = self._action("Re&vert Mask…", self._show_revert_dialog,
+                                        tip="Go back to a mask this image had before one of its saves")
         self.tool_group = QActionGroup(self)
         self.tools: dict[str, QAction] = {}
         for name, text, key, tip in TOOLS:
@@ -79,7 +82,8 @@ class EditorActions(QObject):
         return [self.smaller, self.bigger, *self.class_keys]
 
     def fill_edit_menu(self, menu: QMenu) -> None:
-        for group in ((self.undo, self.redo), tuple(self.tools.values()), (self.protect, self.save_on_leave),
+        for group in ((self.undo, self.redo, self.revert_mask), tuple(self.tools.values()),
+                      (self.protect, self.save_on_leave),
                       (self.accept_prediction, self.accept_class, self.prediction_polygons)):
             if menu.actions():
                 menu.addSeparator()
@@ -94,13 +98,19 @@ class EditorActions(QObject):
         action.triggered.connect(slot)
         return action
 
+    def _show_revert_dialog(self) -> None:
+        if self.controller.session is not None and self.controller.state.index is not None:
+            dialog = RevertMaskDialog(self.controller, self.controller.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+
     def _sync_options(self) -> None:
         self.protect.setChecked(self.controller.protect)
         self.save_on_leave.setChecked(self.controller.save_on_leave)
 
     def _sync_enabled(self, *_) -> None:
         session = self.controller.session
-        for action in (self.save, self.import_labelme, self.export_labelme):
+        for action in (self.save, self.import_labelme, self.export_labelme, self.revert_mask):
             action.setEnabled(session is not None)
         predicted = session is not None and session.document.prediction is not None
         for action in (self.accept_prediction, self.accept_class, self.prediction_polygons):
