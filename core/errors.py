@@ -22,6 +22,15 @@ class MaskFormatError(SegLabError):
     """A mask file cannot be decoded into class indices, or does not match its image."""
 
 
+class UnknownLabelsError(MaskFormatError):
+    """An annotation names classes that are not in the class table; `labels` lists them, to offer adding."""
+
+    def __init__(self, labels: list[str], class_names: list[str], path: str | Path | None = None):
+        self.labels = tuple(labels)
+        super().__init__(f"label(s) {', '.join(map(repr, self.labels))} are not in the class table (classes: "
+                         f"{', '.join(class_names)}); add them as classes or rename the shapes", path)
+
+
 class DatasetError(SegLabError):
     """A folder cannot be used as a dataset (empty, nothing labeled, bad settings file)."""
 
@@ -44,6 +53,20 @@ class MaskSaveError(SegLabError):
 
 class MaskChangedOnDiskError(MaskSaveError):
     """Another program changed (or created) the annotation file since SegLab read it."""
+
+
+class WriteError(SegLabError, OSError):
+    """A file or folder cannot be written (read-only, full disk, a file where a folder should be). Also an
+    OSError, so code that handles failed writes keeps working: errno and strerror are the system's."""
+
+    def __init__(self, message: str, path: str | Path | None = None, cause: OSError | None = None):
+        super().__init__(message, path)
+        self.errno = getattr(cause, "errno", None)
+        self.strerror = getattr(cause, "strerror", None) or message
+        self.filename = None if path is None else str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class Cancelled(Exception):

@@ -1,34 +1,45 @@
-"""labelme JSON files (as labelme 5.x writes them): read shapes, rasterise them into masks, write polygons.
+"""labelme JSON files (as labelme 5.x-7.x writes them): read shapes, rasterise them into masks, write polygons.
 
-Shapes are painted in file order, later ones over earlier ones, as labelme's own export does. Coordinates
-use the pixel-centre convention of core/io/polygons.py. Polygons traced from a mask (what SegLab writes)
-rasterise to the same pixels here and in labelme (PIL); for hand-drawn shapes with slanted edges the two
-rasterisers can disagree by a pixel along the edge.
+Masks are painted exactly as labelme's own export does (labelme 7.1 utils.shapes_to_label, labelme2voc):
+every shape in file order, later ones over earlier ones, drawn with Pillow (core/io/polygons.LabelCanvas);
+lines and line strips 10 px wide, points as discs of radius 5, `mask` shapes pasted from their PNG at
+their box. `__ignore__` shapes paint the ignore value (255; 65535 past 255 classes) that losses and
+metrics leave out; `_background_` paints class 0. tests/data/labelme/ holds labelme's own conversions.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import json
 import math
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from core.classes import ClassTable
-from core.errors import ConfigError, MaskFormatError
+from core.errors import ConfigError, MaskFormatError, UnknownLabelsError
 from core.io.atomic import write_json_atomic
 from core.io.masks import MAX_PNG_CLASSES, ignore_index_for
-from core.io.polygons import Polygon, mask_to_polygons, rasterise
+from core.io.polygons import LabelCanvas, Polygon, mask_to_polygons
 
 LABELME_VERSION = "5.5.0"
-FILLED_SHAPE_TYPES = ("polygon", "rectangle", "circle", "oriented_rectangle")
 BACKGROUND_LABEL = "_background_"
-"""labelme's own name for class 0 (labelme_json_to_dataset); matched to the first class."""
+"""labelme's own name for class 0 (labelme2voc); matched to the first class."""
+IGNORE_LABEL = "__ignore__"
+"""labelme's name for pixels left out of training (labelme2voc writes them as 255)."""
+LINE_WIDTH = 10
+POINT_RADIUS = 5
+"""labelme's shape_to_mask defaults for lines, line strips and points."""
 
 Point = tuple[float, float]
+_POINT_COUNTS = {"polygon": (1, None), "rectangle": (2, 2), "circle": (2, 2), "oriented_rectangle": (4, 4),
+                 "line": (2, 2), "linestrip": (2, None), "point": (1, 1), "mask": (2, 2)}
 
 
 @dataclass(frozen=True)
@@ -36,27 +47,12 @@ class LabelmeShape:
     label: str
     points: tuple[Point, ...]
     shape_type: str = "polygon"
+    mask: np.ndarray | None = field(default=None, compare=False, repr=False)  # bool crop of a mask shape
 
     @property
-    def filled(self) -> bool:
-        """Whether the shape encloses an area; lines and points do not and are skipped."""
-        return self.shape_type in FILLED_SHAPE_TYPES
-
-    def outline(self) -> tuple[Point, ...]:
-        """The outline of the filled area: rectangles as four corners, circles as a fine polygon."""
-        if self.shape_type == "rectangle":
-            (x0, y0), (x1, y1) = self.points
-            return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-        if self.shape_type == "circle":
-            (cx, cy), (px, py) = self.points
-            radius = math.hypot(px - cx, py - cy)
-            count = max(12, math.ceil(2 * math.pi * radius))
-            angles = (2 * math.pi * i / count for i in range(count))
-            return tuple((cx + radius * math.cos(a), cy + radius * math.sin(a)) for a in angles)
-        return self.points
-
-
-_POINT_COUNTS = {"rectangle": (2, 2), "circle": (2, 2), "oriented_rectangle": (4, 4), "polygon": (1, None)}
+    def drawable(self) -> bool:
+        """Whether labelme's export draws this shape type (others are left out and reported)."""
+        return self.shape_type in _POINT_COUNTS
 
 
 @dataclass(frozen=True)
@@ -69,16 +65,17 @@ class LabelmeDocument:
 
     @property
     def skipped_shapes(self) -> tuple[LabelmeShape, ...]:
-        return tuple(s for s in self.shapes if not s.filled)
+        return tuple(s for s in self.shapes if not s.drawable)
 
     def skipped_message(self) -> str:
-        """'' or a sentence naming the shapes that have no area and are left out of the mask."""
+        """'' or a sentence naming the shapes of a type labelme cannot export, left out of the mask."""
         skipped = self.skipped_shapes
         if not skipped:
             return ""
         listed = ", ".join(f"{s.shape_type} {s.label!r}" for s in skipped[:5])
         listed += ", ..." if len(skipped) > 5 else ""
-        return f"{len(skipped)} shape(s) have no area and are left out of the mask: {listed}"
+        return (f"{len(skipped)} shape(s) of a type labelme cannot turn into a mask are left out: {listed}; "
+                f"redraw them as polygons ({', '.join(_POINT_COUNTS)} are read)")
 
 
 def read_labelme(path: str | Path) -> LabelmeDocument:
@@ -108,7 +105,7 @@ def _parse_shape(entry, number: int, path: Path) -> LabelmeShape:
     if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
         raise MaskFormatError(f"shape {number} has no text label", path)
     label = entry["label"]
-    shape_type = entry.get("shape_type") or "polygon"
+    shape_type = str(entry.get("shape_type") or "polygon")
     points = entry.get("points")
     valid = isinstance(points, list) and all(
         isinstance(p, (list, tuple)) and len(p) == 2
@@ -121,32 +118,101 @@ def _parse_shape(entry, number: int, path: Path) -> LabelmeShape:
         wanted = f"{low}" if low == high else f"at least {low}"
         raise MaskFormatError(f"shape {number} ({label!r}): a {shape_type} needs {wanted} point(s), "
                               f"it has {len(points)}", path)
-    return LabelmeShape(label, tuple((float(x), float(y)) for x, y in points), str(shape_type))
+    mask = _decode_mask(entry.get("mask"), f"shape {number} ({label!r})", path) if shape_type == "mask" else None
+    return LabelmeShape(label, tuple((float(x), float(y)) for x, y in points), shape_type, mask)
+
+
+def _decode_mask(encoded, what: str, path: Path) -> np.ndarray:
+    """A mask shape's base64 PNG -> bool array (nonzero pixels are in the shape, as labelme reads it)."""
+    try:
+        if not isinstance(encoded, str):
+            raise ValueError("no base64 PNG")
+        with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as image:
+            pixels = np.asarray(image)
+    except (ValueError, binascii.Error, OSError, UnidentifiedImageError):
+        raise MaskFormatError(f'{what}: its "mask" is not a base64 PNG; open the file in labelme and save '
+                              "it again, or convert the shape to a polygon", path) from None
+    if pixels.ndim != 2:
+        raise MaskFormatError(f'{what}: its "mask" PNG has {pixels.shape[2]} channels, labelme masks have '
+                              "one; convert the shape to a polygon in labelme", path)
+    return pixels.astype(bool)
 
 
 def labelme_labels(document: LabelmeDocument) -> list[str]:
-    """Labels of the filled shapes, each once, in order of first appearance."""
-    return list(dict.fromkeys(s.label for s in document.shapes if s.filled))
+    """Labels of the shapes that paint a class, each once, in order of first appearance."""
+    return list(dict.fromkeys(s.label for s in document.shapes if s.drawable and s.label != IGNORE_LABEL))
+
+
+def unknown_labels(document: LabelmeDocument, classes: ClassTable) -> list[str]:
+    """The document's labels that match no class (add them with ClassTable.with_added), sorted."""
+    lookup = _label_lookup(classes)
+    return sorted({s.label for s in document.shapes if s.drawable and _match(s.label, lookup) is None})
 
 
 def labelme_to_mask(document: LabelmeDocument, classes: ClassTable) -> np.ndarray:
-    """Rasterise the filled shapes into an (H, W) index mask; labels are matched to class names."""
+    """Rasterise the shapes into an (H, W) index mask as labelme's export does; labels match class names.
+
+    Raises UnknownLabelsError (its `labels`) when some labels are not in the class table.
+    """
+    missing = unknown_labels(document, classes)
+    if missing:
+        raise UnknownLabelsError(missing, classes.names, document.path)
     lookup = _label_lookup(classes)
-    filled = [s for s in document.shapes if s.filled]
-    unknown = sorted({s.label for s in filled if _match(s.label, lookup) is None})
-    if unknown:
-        raise MaskFormatError(f"label(s) {', '.join(map(repr, unknown))} are not in the class table "
-                              f"(valid names: {', '.join(classes.names)}); add them as classes or rename "
-                              "the shapes in labelme", document.path)
-    polygons = [Polygon(s.outline(), _match(s.label, lookup)) for s in filled]
-    dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16
-    return rasterise(polygons, (document.height, document.width), dtype=dtype)
+    canvas = LabelCanvas((document.height, document.width), np.uint8 if len(classes) <= MAX_PNG_CLASSES
+                         else np.uint16)
+    for shape in document.shapes:
+        if shape.drawable:
+            _paint(canvas, shape, _match(shape.label, lookup), document)
+    return canvas.array()
+
+
+def _paint(canvas: LabelCanvas, shape: LabelmeShape, value: int, document: LabelmeDocument) -> None:
+    """One shape, drawn with the same Pillow calls as labelme's shape_to_mask."""
+    draw, xy, kind = canvas.draw, list(shape.points), shape.shape_type
+    if kind in ("circle", "point"):
+        cx, cy = xy[0]
+        radius = math.sqrt((cx - xy[1][0]) ** 2 + (cy - xy[1][1]) ** 2) if kind == "circle" else POINT_RADIUS
+        draw.ellipse(((cx - radius, cy - radius), (cx + radius, cy + radius)), fill=value, outline=value)
+    elif kind == "rectangle":
+        (x0, y0), (x1, y1) = xy
+        draw.rectangle(((min(x0, x1), min(y0, y1)), (max(x0, x1), max(y0, y1))), fill=value, outline=value)
+    elif kind == "line":
+        draw.line(xy, fill=value, width=LINE_WIDTH)
+    elif kind == "linestrip":
+        draw.line(xy, fill=value, width=LINE_WIDTH, joint="curve")
+    elif kind == "mask":
+        _paste_mask(canvas, shape, value, document)
+    else:  # polygon, oriented_rectangle
+        canvas.polygon(xy, value)
+
+
+def _paste_mask(canvas: LabelCanvas, shape: LabelmeShape, value: int, document: LabelmeDocument) -> None:
+    """labelme's rule: the box's rounded first corner places the PNG; whole-number corners also give its
+    size (a larger PNG is cropped), fractional ones take the PNG's own size; the image edge clips it."""
+    corners = np.asarray(shape.points)
+    (x1, y1), (x2, y2) = corners.round().astype(int).tolist()
+    if np.array_equal(corners, np.trunc(corners)):
+        height, width = y2 - y1 + 1, x2 - x1 + 1
+    else:
+        height, width = shape.mask.shape
+    top, bottom = max(y1, 0), min(y1 + height, document.height)
+    left, right = max(x1, 0), min(x1 + width, document.width)
+    if top >= bottom or left >= right:
+        return
+    crop = shape.mask[top - y1:bottom - y1, left - x1:right - x1]
+    if crop.shape != (bottom - top, right - left):
+        raise MaskFormatError(f"the mask of shape {shape.label!r} is {shape.mask.shape[1]}x{shape.mask.shape[0]} "
+                              f"but its box is {width}x{height}; open the file in labelme and save it again",
+                              document.path)
+    canvas.paste(crop, top, left, value)
 
 
 def _label_lookup(classes: ClassTable) -> dict[str, int]:
+    """Label -> mask value; `__ignore__` is always the ignore value, even where a class has that name."""
     lookup = {BACKGROUND_LABEL: 0}
     lookup.update({spec.name.strip().casefold(): spec.index for spec in reversed(classes.classes)})
     lookup.update({spec.name: spec.index for spec in reversed(classes.classes)})
+    lookup[IGNORE_LABEL] = ignore_index_for(len(classes))
     return lookup
 
 
@@ -160,7 +226,8 @@ def write_labelme(path: str | Path, polygons: Iterable[Polygon], classes: ClassT
                   image_shape: tuple[int, ...]) -> Path:
     """Write polygons as a labelme file (atomically, imageData null) that labelme opens.
 
-    Labels are the class names; image_path is stored relative to the file's folder where possible.
+    Labels are the class names (`__ignore__` for the ignore value); image_path is stored relative to the
+    file's folder where possible.
     """
     path = Path(path)
     shapes = [_shape_json(p, classes) for p in polygons if p.points]
@@ -179,19 +246,20 @@ def write_labelme(path: str | Path, polygons: Iterable[Polygon], classes: ClassT
 
 def mask_to_labelme(path: str | Path, mask: np.ndarray, classes: ClassTable, image_path: str | Path,
                     epsilon: float = 0.0) -> Path:
-    """Trace an index mask into a labelme file; epsilon 0 keeps it exact (unlabeled pixels read back as 0)."""
-    polygons = mask_to_polygons(mask, epsilon=epsilon, skip=(0, ignore_index_for(len(classes))))
+    """Trace an index mask into a labelme file; epsilon 0 keeps it exact, unlabeled pixels included."""
+    polygons = mask_to_polygons(mask, epsilon=epsilon, skip=(0,))
     return write_labelme(path, polygons, classes, image_path, mask.shape)
 
 
 def _shape_json(polygon: Polygon, classes: ClassTable) -> dict:
-    if not 0 <= polygon.class_index < len(classes):
+    ignored = polygon.class_index == ignore_index_for(len(classes))
+    if not ignored and not 0 <= polygon.class_index < len(classes):
         raise ConfigError(f"a polygon has class {polygon.class_index}, which is not in the class table "
                           f"(0..{len(classes) - 1}); add the class first")
     points = [[x, y] for x, y in polygon.points]
     points += [points[-1]] * (3 - len(points))  # labelme needs three points; repeats paint nothing more
     return {
-        "label": classes[polygon.class_index].name,
+        "label": IGNORE_LABEL if ignored else classes[polygon.class_index].name,
         "points": points,
         "group_id": None,
         "description": "",

@@ -1,11 +1,10 @@
 """Polygons <-> index masks: rasterise polygons, trace a mask's regions (holes included) as polygons.
 
-Coordinates follow the pixel-centre convention: the point (x, y) is the centre of the pixel in column x,
-row y, and that pixel covers [x - 0.5, x + 0.5] x [y - 0.5, y + 0.5]. A polygon paints the pixels whose
-centres lie inside it plus its outline, drawn as an 8-connected line through the nearest pixels
-(cv2.fillPoly at 1/256 px precision), so a fractional vertex acts about as if rounded to the nearest pixel
-centre. A polygon through the centres of a region's border pixels therefore paints exactly that region
-and what it encloses; labelme's own rasteriser (PIL) paints the same pixels for such traced polygons.
+Coordinates are pixel indices: the point (x, y) is the pixel in column x, row y, and SegLab's own polygons
+(the editor's, traced ones) run through the centres of their border pixels. Polygons are painted exactly
+as labelme paints them (Pillow's ImageDraw.polygon, fill and outline): fractional vertices are truncated
+to whole pixels (labelme's 10.7 is pixel 10) and each row is filled between its edge crossings rounded
+to the nearest pixel. A polygon traced from a region by mask_to_polygons paints exactly that region.
 """
 
 from __future__ import annotations
@@ -15,19 +14,50 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from core.classes import IGNORE_INDEX
 from core.errors import ConfigError, MaskFormatError
 
-SUBPIXEL_BITS = 8
-"""cv2.fillPoly's fixed-point precision: vertices are rounded to 1/256 px."""
+Points = Sequence[tuple[float, float]]
+
+
+class LabelCanvas:
+    """An index mask being painted with Pillow's ImageDraw, the library labelme rasterises with.
+
+    Painting a value over what is there equals labelme's per-shape boolean masks assigned in order.
+    """
+
+    def __init__(self, shape: tuple[int, int], dtype: np.dtype | type, base: np.ndarray | None = None):
+        self.dtype = np.dtype(dtype)
+        pixels = np.dtype(np.int32 if np.iinfo(self.dtype).max > 255 else np.uint8)  # Pillow's "I" or "L"
+        if base is None:
+            self.image = Image.new("I" if pixels == np.int32 else "L", (shape[1], shape[0]))
+        else:  # Pillow copies the base before the first drawing
+            self.image = Image.fromarray(np.ascontiguousarray(base, dtype=pixels))
+        self.draw = ImageDraw.Draw(self.image)
+
+    def polygon(self, points: Points, value: int) -> None:
+        """A filled polygon; fewer than three points are padded by repeating the last (a pixel, a line)."""
+        xy = [(float(x), float(y)) for x, y in points]
+        xy += xy[-1:] * (3 - len(xy))
+        self.draw.polygon(xy, fill=value, outline=value)
+
+    def paste(self, pixels: np.ndarray, top: int, left: int, value: int) -> None:
+        """Set `value` where the bool crop `pixels` (inside the mask, at top/left) is True."""
+        height, width = pixels.shape
+        self.image.paste(value, (left, top, left + width, top + height), Image.fromarray(pixels.astype(bool)))
+
+    def array(self) -> np.ndarray:
+        """The painted mask as a new (H, W) array of the canvas's dtype."""
+        return np.asarray(self.image).astype(self.dtype)
 
 
 @dataclass(frozen=True)
 class Polygon:
     """A closed outline filled with one class. Later polygons paint over earlier ones."""
 
-    points: tuple[tuple[float, float], ...]  # (x, y) pixel coordinates, pixel-centre convention
+    points: tuple[tuple[float, float], ...]  # (x, y) pixel indices (column, row)
     class_index: int
 
     def as_array(self) -> np.ndarray:
@@ -37,7 +67,7 @@ class Polygon:
 
 def rasterise(polygons: Iterable[Polygon], shape: tuple[int, int], base: np.ndarray | None = None,
               dtype: np.dtype | type | None = None) -> np.ndarray:
-    """Paint polygons in order (later ones overwrite) into an index mask of `shape` (H, W).
+    """Paint polygons in order (later ones overwrite) into an index mask of `shape` (H, W), as labelme does.
 
     Starts from a copy of `base`, or zeros. dtype None: uint8, or uint16 when a class (or the base) needs it.
     """
@@ -53,13 +83,11 @@ def rasterise(polygons: Iterable[Polygon], shape: tuple[int, int], base: np.ndar
     dtype = np.dtype(dtype)
     if min((p.class_index for p in polygons), default=0) < 0 or top > np.iinfo(dtype).max:
         raise ConfigError(f"polygon classes must be 0..{np.iinfo(dtype).max} for a {dtype} mask")
-    mask = np.zeros(shape, dtype) if base is None else base.astype(dtype, copy=True)
-    scale = 1 << SUBPIXEL_BITS
+    canvas = LabelCanvas(shape, dtype, base)
     for polygon in polygons:
         if polygon.points:
-            vertices = np.round(polygon.as_array() * scale).astype(np.int32)
-            cv2.fillPoly(mask, [vertices], int(polygon.class_index), cv2.LINE_8, SUBPIXEL_BITS)
-    return mask
+            canvas.polygon(polygon.points, int(polygon.class_index))
+    return canvas.array()
 
 
 def contour_to_polygon(contour: np.ndarray, class_index: int, epsilon: float = 1.0,

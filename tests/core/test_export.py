@@ -97,10 +97,10 @@ def test_every_format_reads_back_to_the_mask(tmp_path, pair):
     expected[labelled] = CLASSES.colours_array()[mask[labelled]]
     np.testing.assert_array_equal(rgb, expected)
 
-    # labelme polygons rasterise (labelme's way, core/io/labelme.py) to the mask
+    # labelme polygons rasterise (labelme's way, core/io/labelme.py) to the mask, unlabeled as __ignore__
     document = read_labelme(out / "labelme" / "sample.json")
     assert (out / "labelme" / document.image_path).resolve() == (tmp_path / "data" / "sample.tif").resolve()
-    np.testing.assert_array_equal(labelme_to_mask(document, CLASSES), unlabeled_as_background)
+    np.testing.assert_array_equal(labelme_to_mask(document, CLASSES), mask)
 
     check_coco(out / "coco.json", unlabeled_as_background, CLASSES, "sample.tif")
     check_rois(out / "imagej_rois" / "sample.zip", unlabeled_as_background, CLASSES)

@@ -191,14 +191,14 @@ def test_labelme_problems_unknown_labels_skipped_shapes_and_size(tmp_path):
     labelme_json(tmp_path / "a.json", [("axon", [[0, 0], [3, 0], [3, 3]])])
     path = labelme_json(tmp_path / "b.json", [("cell", [[0, 0], [3, 0], [3, 3]])], size=(9, 9))
     data = json.loads(path.read_text())
-    data["shapes"].append({"label": "cell", "points": [[0, 0], [5, 5]], "shape_type": "line"})
+    data["shapes"].append({"label": "cell", "points": [[0, 0], [5, 5]], "shape_type": "cuboid"})
     path.write_text(json.dumps(data))
     settings = DatasetSettings(ClassTable.from_names(["background", "cell"]))
     problems = DatasetIndex.scan(tmp_path, settings).validate(deep=True)
     by_file = {(p.path.name, p.kind): p.message for p in problems}
     assert "'axon'" in by_file[("a.json", "labelme")] and "background, cell" in by_file[("a.json", "labelme")]
     assert "9x9 image but its image is 8x6" in by_file[("b.json", "size_mismatch")]
-    assert "line 'cell'" in by_file[("b.json", "labelme")]
+    assert "cuboid 'cell'" in by_file[("b.json", "labelme")]  # a shape type labelme cannot export
 
 
 @pytest.mark.parametrize("subfolder", ["", "images"])

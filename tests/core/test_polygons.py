@@ -21,10 +21,10 @@ def round_trip(mask: np.ndarray, **kwargs) -> np.ndarray:
 
 # rasterise -----------------------------------------------------------------------------------------
 
-def test_rasterise_uses_pixel_centres():
+def test_rasterise_corners_are_pixels_included():
     mask = rasterise([square(2, 1, 5, 3)], (6, 8))
     expected = np.zeros((6, 8), np.uint8)
-    expected[1:4, 2:6] = 1  # corners are pixel centres: columns 2..5, rows 1..3 inclusive
+    expected[1:4, 2:6] = 1  # corners are pixels: columns 2..5, rows 1..3 inclusive
     np.testing.assert_array_equal(mask, expected)
     assert mask.dtype == np.uint8
 
@@ -37,11 +37,16 @@ def test_rasterise_triangle_paints_exactly_the_pixels_inside_or_on_the_edges():
     assert set(np.unique(mask).tolist()) == {0, 3}
 
 
-def test_rasterise_fractional_vertices_are_kept_to_subpixel_precision():
-    inner = rasterise([square(1.6, 1.6, 4.4, 4.4)], (7, 7))
-    outer = rasterise([square(1.4, 1.4, 4.6, 4.6)], (7, 7))
-    assert np.argwhere(inner).min() == 2 and np.argwhere(inner).max() == 4
-    assert np.argwhere(outer).min() == 1 and np.argwhere(outer).max() == 5
+def test_rasterise_truncates_fractional_vertices_as_labelme_does():
+    for low, high in [(1.0, 4.0), (1.1, 4.9), (1.99, 4.5)]:  # all the pixels 1..4: labelme's 1.99 is pixel 1
+        mask = rasterise([square(low, low, high, high)], (7, 7))
+        expected = np.zeros((7, 7), np.uint8)
+        expected[1:5, 1:5] = 1
+        np.testing.assert_array_equal(mask, expected)
+    slanted = [(3.7, 2.2), (40.9, 5.5), (35.2, 30.8), (6.49, 27.51)]
+    truncated = [(int(x), int(y)) for x, y in slanted]
+    np.testing.assert_array_equal(rasterise([Polygon(tuple(slanted), 1)], (40, 50)),
+                                  rasterise([Polygon(tuple(truncated), 1)], (40, 50)))
 
 
 def test_rasterise_later_polygons_overwrite_and_base_is_copied():
