@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.classes import ClassTable
+from core.classes import IGNORE_INDEX, ClassTable
 from core.data.index import DatasetIndex
 from core.errors import Cancelled, DatasetError, SegLabError
+from core.io.images import non_finite_pixels
 from core.io.masks import out_of_range_values
 from core.metrics import ConfusionMatrix
 from core.report import ImageResult
@@ -27,6 +28,7 @@ class Evaluation:
     classes: ClassTable
     meta: dict
     cancelled: bool = False
+    warnings: tuple[tuple[str, str], ...] = ()  # (file, note): scored, but e.g. NaN pixels left out
 
     def dataset_matrix(self) -> ConfusionMatrix:
         total = ConfusionMatrix(len(self.classes))
@@ -63,7 +65,10 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
                    cancel: Callable[[], bool] | None = None,
                    on_result: Callable[[str, np.ndarray], None] | None = None) -> Evaluation:
     """Predict each labeled image with `predictor` (core.inference.Predictor) and compare with its mask.
-    Unreadable images or masks are listed in failures; the rest are scored."""
+    Unreadable images or masks are listed in failures; the rest are scored (NaN or infinite pixels not,
+    and such images are listed in warnings)."""
+    from core.inference.predictor import non_finite_warning
+
     index = DatasetIndex.scan(data_dir)
     labeled = index.labeled
     if not labeled:
@@ -75,6 +80,7 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
         predictor.calibrate(first_readable(index.load_image, labeled))
     results: list[ImageResult] = []
     failures: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = []
     start = time.perf_counter()
     cancelled = False
     for done, sample in enumerate(labeled, start=1):
@@ -92,6 +98,10 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
                 raise DatasetError(f"mask values {bad[:5]} are not among the model's {len(classes)} classes",
                                    sample.mask or sample.image)
             prediction = predictor.predict_mask(image, cancel=cancel)
+            unusable = non_finite_pixels(image)
+            if unusable is not None:  # unlabeled in the prediction, so not scored
+                truth = np.where(unusable, np.asarray(IGNORE_INDEX, truth.dtype), truth)
+                warnings.append((str(sample.image), non_finite_warning(image)))
         except Cancelled:
             cancelled = True
             break
@@ -105,4 +115,5 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
         if progress is not None:
             elapsed = time.perf_counter() - start
             progress(done, len(labeled), elapsed / done * (len(labeled) - done))
-    return Evaluation(results, failures, classes, evaluation_meta(predictor.spec, model_path, data_dir), cancelled)
+    return Evaluation(results, failures, classes, evaluation_meta(predictor.spec, model_path, data_dir), cancelled,
+                      tuple(warnings))

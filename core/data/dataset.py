@@ -11,7 +11,7 @@ import torch
 from core.classes import IGNORE_INDEX
 from core.data.augment import AugmentConfig, augment_pair
 from core.errors import ConfigError
-from core.io.images import Normalisation
+from core.io.images import Normalisation, non_finite_pixels, replace_non_finite
 
 FOREGROUND_FRACTION = 0.33
 """Share of training patches centred on a labeled non-background pixel, so small classes are seen."""
@@ -29,6 +29,10 @@ class LoadedSample:
 
     @classmethod
     def create(cls, name: str, image: np.ndarray, mask: np.ndarray, normalisation: Normalisation) -> LoadedSample:
+        """NaN and infinite pixels become unlabeled in the mask (the network sees them as the low level)."""
+        unusable = non_finite_pixels(image)
+        if unusable is not None:
+            mask = np.where(unusable, np.asarray(IGNORE_INDEX, mask.dtype), mask)
         planes = image[:, :, None] if image.ndim == 2 else image
         return cls(name, planes, normalisation.levels(image), mask)
 
@@ -57,7 +61,8 @@ def normalise_region(sample: LoadedSample, region: np.ndarray) -> np.ndarray:
     """(S, S, C) native pixels -> (C, S, S) float32 with the whole image's levels."""
     lo = sample.levels[:, 0].astype(np.float32)
     span = (sample.levels[:, 1] - sample.levels[:, 0]).astype(np.float32)
-    return np.ascontiguousarray(((region.astype(np.float32) - lo) / span).transpose(2, 0, 1))
+    normalised = np.ascontiguousarray(((region.astype(np.float32) - lo) / span).transpose(2, 0, 1))
+    return replace_non_finite(normalised) if region.dtype.kind == "f" else normalised
 
 
 class PatchDataset(torch.utils.data.Dataset):

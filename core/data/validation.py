@@ -1,6 +1,6 @@
 """Checks of a dataset's files, reported as Problems: unreadable or truncated files and size mismatches
-(header reads), and with deep=True mask values outside the class table (masks decoded), with a hint
-that names the fix.
+(header reads: the checks read_image makes before decoding, so a file passed here opens), and with
+deep=True mask values outside the class table (masks decoded), with a hint that names the fix.
 """
 
 from __future__ import annotations
@@ -8,17 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import tifffile
-
 from core.data.layouts import Problem, Sample
 from core.data.settings import DatasetSettings
 from core.errors import ImageReadError, MaskFormatError
-from core.io.images import TIFF_EXTENSIONS, read_image_info
+from core.io.images import read_image_info
 from core.io.labelme import labelme_to_mask, read_labelme
 from core.io.masks import decode_mask, out_of_range_values, read_raw_mask, single_nonzero_channel
 
-_PNG_END = b"IEND\xaeB`\x82"
-_PNG_TAIL_BYTES = 1024
 _CHANNEL_NAMES = ("red", "green", "blue", "alpha")
 _VALUES_SHOWN = 8
 Size = tuple[int, int]
@@ -70,9 +66,6 @@ def _read_header(path: Path) -> tuple[Size | None, list[Problem]]:
         info = read_image_info(path)
     except ImageReadError as exc:
         return None, [Problem(path, "unreadable", exc.reason)]
-    cut = _truncation(path)
-    if cut:
-        return None, [Problem(path, "unreadable", cut)]
     return (info.width, info.height), []
 
 
@@ -141,24 +134,3 @@ def _check_labelme(path: Path, image_size: Size | None, settings: DatasetSetting
         except MaskFormatError as exc:
             problems.append(Problem(path, "labelme", exc.reason))
     return problems
-
-
-def _truncation(path: Path) -> str | None:
-    """Why a file whose header reads fine is cut short (PNG without its end chunk, TIFF data past the end)."""
-    suffix = path.suffix.lower()
-    try:
-        size = path.stat().st_size
-        if suffix == ".png":
-            with open(path, "rb") as handle:
-                handle.seek(max(0, size - _PNG_TAIL_BYTES))
-                complete = _PNG_END in handle.read()
-        elif suffix in TIFF_EXTENSIONS:
-            with tifffile.TiffFile(path) as tif:
-                page = tif.pages[0]
-                ends = [o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False)]
-                complete = max(ends, default=0) <= size
-        else:
-            return None
-    except (OSError, tifffile.TiffFileError, ValueError):
-        return "the file cannot be read to its end"
-    return None if complete else "the file is cut short (truncated); copy it again from its source"

@@ -10,20 +10,22 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import Cancelled, ConfigError, SegLabError
 from core.inference.options import CancelCheck, PredictOptions
-from core.inference.predictor import Predictor, first_readable
+from core.inference.predictor import Predictor, first_readable, non_finite_warning
 from core.io.images import is_image_file, read_image
 from core.io.masks import mask_suffix, write_mask
 
 READ_AHEAD = 2
 """Images read ahead of the one being predicted: enough to hide reading, little memory."""
 
-FolderProgress = Callable[[int, int, float], None]
-"""progress(done_images, total_images, eta_seconds), after every image (failed ones included)."""
+FolderProgress = Callable[[float, int, float], None]
+"""progress(done_images, total_images, eta_seconds), after every image (failed ones included); with
+within_images also after every batch of tiles, done_images then counting the finished part of the image being
+predicted (2.25: two images and a quarter of the third)."""
 
 ResultCallback = Callable[[Path, Path], None]
 """on_result(image_path, mask_path), called on the caller's thread once a mask is on disk."""
@@ -36,6 +38,7 @@ class FolderResult:
     cancelled: bool
     seconds: float
     images_per_s: float
+    warnings: list[tuple[Path, str]] = field(default_factory=list)  # written, but e.g. NaN pixels left unlabeled
 
 
 def list_images(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
@@ -51,11 +54,12 @@ def list_images(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
 def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[str | Path],
                    output_dir: str | Path, options: PredictOptions | None = None,
                    progress: FolderProgress | None = None, cancel: CancelCheck | None = None,
-                   on_result: ResultCallback | None = None) -> FolderResult:
+                   on_result: ResultCallback | None = None, *, within_images: bool = False) -> FolderResult:
     """Predict every image and write `<output_dir>/<stem>.png` (paletted, value = class index; .tif past
     255 classes). `model` is a model file (loaded with `options`) or a ready Predictor (its own options
-    apply). Unreadable images are listed in failures and the rest carry on. Cancel returns early with
-    cancelled=True; masks already written stay."""
+    apply). Unreadable images are listed in failures and the rest carry on; images with NaN or infinite
+    pixels (unlabeled in their masks) in warnings. Cancel returns early with cancelled=True; masks
+    already written stay. within_images: progress follows every batch of tiles too (for large images)."""
     predictor = model if isinstance(model, Predictor) else Predictor.from_file(model, options or PredictOptions())
     paths = list_images(inputs)
     output_dir = Path(output_dir)
@@ -63,7 +67,7 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
     targets, problems = mask_paths(paths, output_dir, mask_suffix(len(predictor.spec.classes)))
     if predictor.needs_calibration:
         predictor.calibrate(first_readable(read_image, [p for p in paths if p in targets]))
-    run = _FolderRun(predictor, len(paths), progress, on_result)
+    run = _FolderRun(predictor, len(paths), progress, on_result, within_images)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:
         pending: deque[tuple[Path, Future]] = deque()
@@ -88,7 +92,8 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
         run.collect_writes(wait=True)
     seconds = time.perf_counter() - run.start
     written = [targets[p] for p in paths if p in targets and targets[p] in run.written]
-    return FolderResult(written, run.failures, run.cancelled, seconds, len(written) / seconds if seconds else 0.0)
+    return FolderResult(written, run.failures, run.cancelled, seconds, len(written) / seconds if seconds else 0.0,
+                        run.warnings)
 
 
 def mask_paths(paths: list[Path], output_dir: Path, suffix: str) -> tuple[dict[Path, Path], dict[Path, str]]:
@@ -113,12 +118,14 @@ def mask_paths(paths: list[Path], output_dir: Path, suffix: str) -> tuple[dict[P
 class _FolderRun:
     """Book-keeping of one folder run: failures, finished writes, progress with an ETA."""
 
-    def __init__(self, predictor: Predictor, total: int, progress, on_result):
+    def __init__(self, predictor: Predictor, total: int, progress, on_result, within_images: bool):
         self.predictor = predictor
         self.total = total
         self.progress = progress
+        self.within_images = within_images and progress is not None
         self.on_result = on_result
         self.failures: list[tuple[Path, str]] = []
+        self.warnings: list[tuple[Path, str]] = []
         self.written: set[Path] = set()
         self.cancelled = False
         self.done = 0
@@ -127,10 +134,15 @@ class _FolderRun:
 
     def predict(self, source: Path, reading: Future, target: Path, writer: ThreadPoolExecutor, cancel) -> None:
         try:
-            mask = self.predictor.predict_mask(reading.result(), cancel=cancel)
+            image = reading.result()
+            tiles = self._report_tiles if self.within_images else None
+            mask = self.predictor.predict_mask(image, progress=tiles, cancel=cancel)
         except SegLabError as exc:
             self.fail(source, exc)
             return
+        warning = non_finite_warning(image)
+        if warning is not None:
+            self.warnings.append((source, warning))
         self._writes.append((source, target, writer.submit(write_mask, target, mask, self.predictor.spec.classes)))
         self.collect_writes(wait=False)
         self._advance()
@@ -158,6 +170,13 @@ class _FolderRun:
 
     def _advance(self) -> None:
         self.done += 1
+        self._report(self.done)
+
+    def _report_tiles(self, done_tiles: int, total_tiles: int) -> None:
+        if done_tiles < total_tiles:  # the finished image is reported by _advance
+            self._report(self.done + done_tiles / total_tiles)
+
+    def _report(self, done: float) -> None:
         if self.progress is not None:
             elapsed = time.perf_counter() - self.start
-            self.progress(self.done, self.total, elapsed / self.done * (self.total - self.done))
+            self.progress(done, self.total, elapsed / done * (self.total - done))

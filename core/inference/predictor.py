@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import Cancelled, ConfigError
+from core.errors import Cancelled, ConfigError, ImageReadError
 from core.inference.options import CancelCheck, PredictOptions, TileProgress
 from core.inference.tiling import BandBlender, TileGrid
-from core.io.images import channel_count, match_channels
-from core.io.masks import MAX_PNG_CLASSES
+from core.io.images import channel_count, match_channels, non_finite_pixels
+from core.io.masks import MAX_PNG_CLASSES, ignore_index_for
 from core.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ class Predictor:
     def predict(self, image: np.ndarray, progress: TileProgress | None = None, cancel: CancelCheck | None = None):
         """(H, W[, C]) image of any dtype -> (H, W) class-index mask (uint8; uint16 past 255 classes).
 
+        NaN and infinite pixels enter the network as the image's low level (they change no other pixel's
+        prediction) and are unlabeled in the mask; an image without a finite pixel raises ImageReadError.
         With options.return_probabilities, returns (mask, probabilities) with probabilities float32 (K, H, W).
         progress(done_tiles, total_tiles) follows every batch; cancel() is checked before every batch and
         raises Cancelled when it returns True.
@@ -103,6 +105,9 @@ class Predictor:
 
     # ------------------------------------------------------------------------------------------
     def _predict(self, image, progress, cancel, want_probabilities: bool):
+        unusable = non_finite_pixels(np.asarray(image))
+        if unusable is not None and unusable.all():
+            raise ImageReadError("every pixel is NaN or infinite: there is nothing to segment")
         source, levels = self._prepare(image)
         height, width = source.shape[:2]
         options = self.options
@@ -129,6 +134,8 @@ class Predictor:
                     probabilities[:, top:bottom] = block
             if progress is not None:
                 progress(done, len(tiles))
+        if unusable is not None:
+            mask[unusable] = ignore_index_for(self.classes)
         return mask, probabilities
 
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +174,15 @@ class Predictor:
         flipped = np.concatenate([inputs, inputs[:, :, :, ::-1], inputs[:, :, ::-1, :]])
         outputs = self._runner(np.ascontiguousarray(flipped))
         return (outputs[:n] + outputs[n:2 * n, :, :, ::-1] + outputs[2 * n:, :, ::-1, :]) / 3
+
+
+def non_finite_warning(image: np.ndarray) -> str | None:
+    """What to tell the user about an image with NaN or infinite pixels (prediction leaves them unlabeled)."""
+    unusable = non_finite_pixels(image)
+    if unusable is None:
+        return None
+    return (f"{int(np.count_nonzero(unusable)):,} pixels are NaN or infinite; they are left unlabeled in the "
+            "mask and do not change the prediction of the others")
 
 
 def first_readable(load, items, count: int = CALIBRATION_IMAGES) -> list[np.ndarray]:

@@ -11,16 +11,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from core.errors import ConfigError, ImageReadError
+from core.io.image_headers import ImageInfo as ImageInfo  # re-exported: callers import it from here
+from core.io.image_headers import read_image_info
+from core.io.tiff_image import read_tiff
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 TIFF_EXTENSIONS = (".tif", ".tiff")
-_MAX_CHANNELS_FIRST = 16
 _PERCENTILE_SAMPLES = 1_000_000
 _HISTOGRAM_BLOCK = 4_000_000  # pixels per bincount call
+_PILLOW_KEPT_MODES = ("L", "RGB", "I;16", "I;16B", "I;16L", "I", "F")
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -29,174 +31,57 @@ def is_image_file(path: str | Path) -> bool:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Read an image, keeping its dtype. Raises ImageReadError naming the file and the problem."""
-    path = _existing_file(path)
-    image = _read_tiff(path) if path.suffix.lower() in TIFF_EXTENSIONS else _read_other(path)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
+    """Read an image, keeping its dtype. Raises ImageReadError naming the file and the problem, whatever the
+    decoder raised; the header is checked first (core/io/image_headers.py), so nothing huge is allocated."""
+    info = read_image_info(path)
+    path = Path(path)
+    try:
+        image = _read_tiff_or_pillow(path) if info.format == "tiff" else _read_other(path)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # decoders raise many types: cv2.error, Pillow's, struct.error, MemoryError, ...
+        raise ImageReadError(f"not a readable image (corrupt, truncated or not an image): {exc}", path) from None
+    if image.ndim == 3 and (image.shape[2] == 1 or info.channels == 1):
+        image = image[:, :, 0]  # gray PNGs with alpha decode as four channels
     if image.size == 0:
         raise ImageReadError("the image has no pixels", path)
     return np.ascontiguousarray(image)
 
 
-def _existing_file(path: str | Path) -> Path:
-    path = Path(path)
+def _read_tiff_or_pillow(path: Path) -> np.ndarray:
+    """tifffile first; Pillow where tifffile cannot decode (a compression it lacks a codec for)."""
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ImageReadError("file not found", path) from None
-    except OSError as exc:
-        raise ImageReadError(f"cannot be read: {exc.strerror}", path) from None
-    if not path.is_file():
-        raise ImageReadError("not a file", path)
-    if size == 0:
-        raise ImageReadError("empty file (0 bytes); copy it again from its source", path)
-    return path
-
-
-# TIFF ----------------------------------------------------------------------------------------------
-# tifffile names each axis: Y, X; C (channel) and S (sample: RGB, or the planes of a planar file); Z, T and
-# others are stack dimensions, of which the first plane is read. Q and I are planes it cannot name
-# (a minisblack (C, H, W) file, a multi-page file): up to 16 of them are channels, more are a stack.
-
-def _read_tiff(path: Path) -> np.ndarray:
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            index, order = _tiff_layout(series.shape, series.axes, _rgb_with_alpha(series.keyframe))
-            data = _read_tiff_planes(tif, series, index)
-    except Exception as exc:  # tifffile raises many types for broken files
-        raise ImageReadError(f"not a readable TIFF (corrupt or truncated?): {exc}", path) from None
-    return _arrange(data, order)
-
-
-def _rgb_with_alpha(page) -> bool:
-    """An RGB page whose extra samples are marked as alpha (associated or unassociated)."""
-    rgb = page.photometric == tifffile.PHOTOMETRIC.RGB
-    return rgb and any(int(e) in (1, 2) for e in page.extrasamples)
-
-
-def _tiff_layout(shape: tuple[int, ...], axes: str, rgb_with_alpha: bool) -> tuple[tuple, list[int]]:
-    """(index, axis order) that bring a TIFF series to (H, W[, channels...]): see the note above."""
-    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
-        trailing = "YXS" if len(shape) >= 3 and shape[-1] <= _MAX_CHANNELS_FIRST < shape[-3] else "YX"
-        axes = "Q" * (len(shape) - len(trailing)) + trailing
-    channels = [i for i, a in enumerate(axes) if a in "CS"]
-    unknown = [i for i, a in enumerate(axes) if a in "QI"]
-    if not channels and unknown and shape[unknown[-1]] <= _MAX_CHANNELS_FIRST:
-        channels = [unknown[-1]]
-    index = tuple(slice(0, 3) if a == "S" and rgb_with_alpha else slice(None) if a in "YX" or i in channels else 0
-                  for i, a in enumerate(axes))
-    kept = [i for i, a in enumerate(axes) if a in "YX" or i in channels]
-    order = [kept.index(axes.index("Y")), kept.index(axes.index("X"))] + [kept.index(i) for i in channels]
-    return index, order
-
-
-def _read_tiff_planes(tif: tifffile.TiffFile, series, index: tuple) -> np.ndarray:
-    """series[index], decoding only the pages that hold the kept planes (a large stack is not read whole)."""
-    shape, pages = series.shape, len(series)
-    leading = next((k for k in range(len(shape) + 1) if int(np.prod(shape[:k])) == pages), None)
-    if pages <= 1 or leading is None:
-        return series.asarray()[index]
-    wanted = np.arange(pages).reshape(shape[:leading])[index[:leading]]
-    if wanted.size == pages:
-        return series.asarray()[index]
-    data = tif.asarray(key=wanted.ravel().tolist(), series=0).reshape(wanted.shape + tuple(shape[leading:]))
-    kept_leading = tuple(slice(None) for i in index[:leading] if isinstance(i, slice))
-    return data[kept_leading + index[leading:]]
-
-
-def _arrange(data: np.ndarray, order: list[int]) -> np.ndarray:
-    """Transpose to (H, W[, C...]) and merge two channel axes (C and S) into one."""
-    data = np.transpose(data, order)
-    return data.reshape(data.shape[0], data.shape[1], -1) if data.ndim > 3 else data
-
-
-# PNG, JPEG, BMP ------------------------------------------------------------------------------------
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_GRAY_TYPES = (0, 4)  # gray, gray + alpha
-_PILLOW_KEPT_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I", "F")
-
-
-def _png_header(head: bytes) -> tuple[int, int] | None:
-    """(bit depth, colour type) from the first 26 bytes of a PNG (its IHDR), or None for other files."""
-    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
-        return None
-    return head[24], head[25]
+        return read_tiff(path)
+    except Exception as tiff_error:  # tifffile raises many types for what it cannot decode
+        try:
+            return _read_with_pillow(path)
+        except Exception:
+            raise ImageReadError(f"not a readable TIFF (corrupt or truncated?): {tiff_error}", path) from None
 
 
 def _read_other(path: Path) -> np.ndarray:
-    """RGB order, alpha dropped, gray PNGs (with or without alpha) as one channel."""
+    """PNG, JPEG, BMP (and what else OpenCV or Pillow recognise) in RGB order."""
+    raw = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths
     try:
-        raw = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode handles non-ASCII paths
-    except OSError as exc:
-        raise ImageReadError(f"cannot be read: {exc.strerror}", path) from None
-    png = _png_header(raw[:26].tobytes())
-    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
     if image is None:
-        image = _read_with_pillow(path)
-    elif image.ndim == 3:
+        return _read_with_pillow(path)
+    if image.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
         image = cv2.cvtColor(image, code)
-    if image.ndim == 3 and png is not None and png[1] in _PNG_GRAY_TYPES:
-        return image[:, :, 0]
-    return image[:, :, :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    return image[:, :, :3] if image.ndim == 3 and image.shape[2] == 4 else image  # alpha dropped
 
 
 def _read_with_pillow(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as pil:
-            pil.load()
-            if pil.mode in ("1", "LA", "La"):
-                pil = pil.convert("L")
-            elif pil.mode not in _PILLOW_KEPT_MODES:
-                pil = pil.convert("RGB")
-            return np.asarray(pil)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageReadError(f"not a readable image (corrupt, truncated or not an image): {exc}", path) from None
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What the scanner needs without decoding pixels: size, channels and dtype (as read_image returns them)."""
-
-    width: int
-    height: int
-    channels: int
-    dtype: str
-
-
-def read_image_info(path: str | Path) -> ImageInfo:
-    """Header-only read of size, channels and dtype; raises ImageReadError for unreadable files.
-
-    Truncated pixel data is only found by read_image."""
-    path = _existing_file(path)
-    try:
-        if path.suffix.lower() in TIFF_EXTENSIONS:
-            return _tiff_info(path)
-        with open(path, "rb") as handle:
-            png = _png_header(handle.read(26))
-        with Image.open(path) as pil:
-            if png is not None:
-                depth, colour_type = png
-                channels = 1 if colour_type in _PNG_GRAY_TYPES else 3
-                return ImageInfo(pil.width, pil.height, channels, "uint16" if depth == 16 else "uint8")
-            channels = 1 if pil.mode in ("1", "L", "LA", "La", "I", "F") or pil.mode.startswith("I;16") else 3
-            dtype = {"I": "int32", "F": "float32"}.get(pil.mode, "uint16" if pil.mode.startswith("I;16") else "uint8")
-            return ImageInfo(pil.width, pil.height, channels, dtype)
-    except Exception as exc:
-        raise ImageReadError(f"not a readable image: {exc}", path) from None
-
-
-def _tiff_info(path: Path) -> ImageInfo:
-    """The shape read_image would return, worked out on a zero-stride stand-in for the pixels."""
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        index, order = _tiff_layout(series.shape, series.axes, _rgb_with_alpha(series.keyframe))
-        stand_in = _arrange(np.broadcast_to(np.zeros((), np.uint8), series.shape)[index], order)
-        channels = 1 if stand_in.ndim == 2 else stand_in.shape[2]
-        return ImageInfo(stand_in.shape[1], stand_in.shape[0], channels, str(series.dtype))
+    with Image.open(path) as pil:
+        pil.load()
+        if pil.mode in ("1", "LA", "La"):
+            pil = pil.convert("L")
+        elif pil.mode not in _PILLOW_KEPT_MODES:
+            pil = pil.convert("RGB")  # palette, CMYK, alpha dropped
+        return np.asarray(pil)
 
 
 def channel_count(image: np.ndarray) -> int:
@@ -322,7 +207,25 @@ class Normalisation:
             lo, hi = levels[c]
             np.subtract(planes[:, :, c], np.float32(lo), out=out[c], dtype=np.float32)
             out[c] *= np.float32(1.0 / (hi - lo))
+        if image.dtype.kind == "f":
+            replace_non_finite(out)
         return out
+
+
+def replace_non_finite(normalised: np.ndarray) -> np.ndarray:
+    """NaN and infinite network inputs become 0, the image's low level, in place, so they do not spread
+    through the network into the prediction of their neighbours. Training and prediction both do this."""
+    return np.nan_to_num(normalised, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def non_finite_pixels(image: np.ndarray) -> np.ndarray | None:
+    """(H, W) map of the pixels with a NaN or infinite value in any channel; None when there are none."""
+    if image.dtype.kind != "f":
+        return None
+    finite = np.isfinite(image)
+    if image.ndim == 3:
+        finite = finite.all(axis=2)
+    return None if finite.all() else ~finite
 
 
 def display_view(image: np.ndarray, levels: np.ndarray, channel: int | None = None) -> np.ndarray:

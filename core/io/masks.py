@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from core.classes import IGNORE_INDEX, ClassTable
-from core.errors import ConfigError, MaskFormatError
+from core.errors import ConfigError, ImageReadError, MaskFormatError
 from core.io.atomic import write_atomic
-from core.io.images import TIFF_EXTENSIONS, present_values
+from core.io.images import TIFF_EXTENSIONS, present_values, read_image_info
 
 MASK_MODES = ("auto", "index", "binary", "colour")
 MAX_PNG_CLASSES = 255
@@ -104,6 +104,10 @@ def read_raw_mask(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise MaskFormatError("mask file not found", path)
     try:
+        read_image_info(path)  # impossible sizes and truncated files are refused before decoding
+    except ImageReadError as exc:
+        raise MaskFormatError(exc.reason, path) from None
+    try:
         if path.suffix.lower() in TIFF_EXTENSIONS:
             data = tifffile.imread(path)
             while data.ndim > 3 or (data.ndim == 3 and data.shape[0] == 1):
@@ -114,7 +118,7 @@ def read_raw_mask(path: str | Path) -> np.ndarray:
             if pil.mode == "1":
                 pil = pil.convert("L")
             return np.asarray(pil)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, tifffile.TiffFileError) as exc:
+    except Exception as exc:  # decoders raise many types: Pillow's, tifffile's, MemoryError, ...
         raise MaskFormatError(f"not a readable mask image (corrupt, truncated or not an image): {exc}", path) from None
 
 
