@@ -1,4 +1,4 @@
-"""Headless command line: `python main.py train|predict|evaluate ...` drives the same engine as the window.
+"""Headless command line: `python main.py train|predict|evaluate|export ...` drives the same engine as the window.
 
 Exit codes: 0 success; 1 finished but some files could not be read (they are listed); 2 a bad argument or
 unusable input (one line naming the problem); 130 interrupted.
@@ -7,12 +7,14 @@ unusable input (one line naming the problem); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+from pathlib import Path
 
 from core import __version__
 from core.errors import SegLabError
 
-HEADLESS_COMMANDS = ("train", "predict", "evaluate")
+HEADLESS_COMMANDS = ("train", "predict", "evaluate", "export", "export-bioimageio")
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -23,6 +25,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from core.cli.arguments import add_evaluate_arguments, add_predict_arguments, add_train_arguments
+    from core.cli.bioimageio_command import add_bioimageio_arguments
+    from core.cli.export_command import add_export_arguments
 
     parser = _Parser(
         prog="seglab",
@@ -37,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(commands.add_parser("train", help="train or fine-tune a model on a labeled folder"))
     add_predict_arguments(commands.add_parser("predict", help="write a mask for every image of a folder"))
     add_evaluate_arguments(commands.add_parser("evaluate", help="score a model against ground truth masks"))
+    add_export_arguments(commands.add_parser("export", help="export a dataset's masks as PNG, TIFF, COCO, ..."))
+    add_bioimageio_arguments(commands.add_parser("export-bioimageio", help="write a BioImage.IO model package"))
     return parser
 
 
@@ -49,8 +55,11 @@ def run_cli(argv: list[str]) -> int:
 
             return run_self_test(print)
         from core.cli import commands
+        from core.cli.bioimageio_command import export_bioimageio
+        from core.cli.export_command import export
 
-        handler = {"train": commands.train, "predict": commands.predict, "evaluate": commands.evaluate}
+        handler = {"train": commands.train, "predict": commands.predict, "evaluate": commands.evaluate,
+                   "export": export, "export-bioimageio": export_bioimageio}
         if args.command not in handler:
             build_parser().print_help()
             return EXIT_USAGE
@@ -61,3 +70,27 @@ def run_cli(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("seglab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def window_arguments_error(argv: list[str]) -> str | None:
+    """Why arguments that start with no command cannot open the window (None when they can): the first word
+    must be a folder, and nothing may follow it. A mistyped command gets the closest one suggested."""
+    if not argv:
+        return None
+    first = argv[0]
+    if not Path(first).is_dir():
+        commands = ("open", *HEADLESS_COMMANDS)
+        close = difflib.get_close_matches(first, commands, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"commands: {', '.join(commands)} (see --help)"
+        kind = "a file, not a folder or a command" if Path(first).exists() else "neither a command nor a folder"
+        return f"'{first}' is {kind}; {hint}"
+    if len(argv) > 1:
+        return (f"unexpected arguments after the folder {first}: {' '.join(argv[1:])}; "
+                "to run a command, put it first (see --help)")
+    return None
+
+
+def usage_error(message: str) -> int:
+    """Print the one-line usage error and return its exit code."""
+    print(f"seglab: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

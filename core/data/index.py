@@ -18,6 +18,7 @@ from core.classes import ClassTable
 from core.data.layouts import PROBLEM_KINDS, Problem, Sample, natural_key, pair_folder
 from core.data.settings import SETTINGS_FILE, DatasetSettings
 from core.data.validation import validate_index
+from core.data.workspace import remove_killed_writes
 from core.errors import DatasetError, MaskFormatError
 from core.io.images import present_values, read_image
 from core.io.labelme import labelme_labels, labelme_to_mask, read_labelme
@@ -45,6 +46,7 @@ class DatasetIndex:
         readable, else `settings`, else proposed ones. Raises DatasetError only when there are no images."""
         folder = Path(folder)
         pairing = pair_folder(folder)
+        remove_killed_writes(folder, _folders_of(pairing.samples))
         problems = list(pairing.problems)
         try:
             saved = DatasetSettings.load(folder)
@@ -137,6 +139,12 @@ def read_class_masks(class_masks: tuple[tuple[int, Path], ...], encoding: MaskEn
                                   f"{class_masks[0][1].name}, is {mask.shape[1]}x{mask.shape[0]}", path)
         mask[raw > threshold] = class_index
     return mask
+
+
+def _folders_of(samples: tuple[Sample, ...]) -> set[Path]:
+    """Every folder holding an image or an annotation of these samples."""
+    files = [path for s in samples for path in (s.mask, s.labelme, *(p for _, p in s.class_masks)) if path]
+    return {path.parent for path in [*(s.image for s in samples), *files]}
 
 
 def _labelme_labels(samples: tuple[Sample, ...]) -> list[str]:

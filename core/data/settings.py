@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.classes import ClassTable
 from core.errors import ConfigError, DatasetError
-from core.io.atomic import write_json_atomic
+from core.io.atomic import write_error, write_json_atomic
 from core.io.masks import MaskEncoding
 
 SETTINGS_FILE = "seglab.json"
@@ -33,8 +33,12 @@ class DatasetSettings:
         return cls(ClassTable.from_json(data.get("classes")), MaskEncoding.from_json(data.get("mask_encoding")))
 
     def save(self, folder: str | Path) -> Path:
+        """Write seglab.json into `folder`; WriteError (an OSError) naming it when it cannot be written."""
         path = Path(folder) / SETTINGS_FILE
-        write_json_atomic(path, self.to_json())
+        try:
+            write_json_atomic(path, self.to_json())
+        except OSError as exc:
+            raise write_error(exc, path) from None
         return path
 
     @classmethod

@@ -31,6 +31,7 @@ from core.export.imagej_rois import write_roi_zip
 from core.export.masks_export import write_colour_png, write_index_png, write_label_tiff, write_overlay_png
 from core.export.measurements import measure_mask, write_measurements_csv
 from core.export.outlines import mask_objects
+from core.io.atomic import write_error
 from core.io.images import read_image
 from core.io.labelme import mask_to_labelme
 from core.io.masks import ignore_index_for, out_of_range_values, read_mask
@@ -236,7 +237,8 @@ share the objects traced for COCO)."""
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return f"{exc.filename or ''}: {exc.strerror or exc}; check the folder's permissions and free space"
+    """One line naming the file and what to do (atomic writes report the file being written)."""
+    if isinstance(exc, OSError) and not isinstance(exc, SegLabError):
+        return str(write_error(exc, exc.filename))
     return str(exc)
 

@@ -11,6 +11,7 @@ leaves behind are recognised and removed by remove_stale_temp_files when their f
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -19,6 +20,8 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from core.errors import WriteError
 
 _NAME_ATTEMPTS = 100
 _TEMP_PREFIX = ".seglab-tmp-"
@@ -83,16 +86,49 @@ def write_json_atomic(target: str | Path, data) -> None:
     write_text_atomic(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG)
+_IN_THE_WAY = (errno.EEXIST, errno.ENOTDIR)
+
+
+def write_error(exc: OSError, path: str | Path | None) -> WriteError:
+    """The typed error for a failed write of `path`, saying what to do about it."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _READ_ONLY:
+        advice = f"the folder is read-only or you lack permission ({reason}); choose a folder you can write to"
+    elif exc.errno in _FULL:
+        advice = f"the disk is full ({reason}); free some space or choose another disk, and try again"
+    elif exc.errno in _IN_THE_WAY:
+        advice = f"a file is in the way ({reason}); choose another folder"
+    else:
+        advice = f"{reason}; check the folder and try again"
+    return WriteError(f"cannot be written: {advice}", path, exc)
+
+
+def prepare_output_folder(path: str | Path) -> Path:
+    """Create the folder (and its parents) if needed and check that files can be written in it; a
+    WriteError naming it otherwise."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise WriteError("is a file, not a folder; choose a folder for the output", folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise write_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder)), folder)
+    return folder
+
+
 def remove_stale_temp_files(folders: Iterable[str | Path]) -> list[Path]:
     """Delete the temporary files that killed writes left in these folders (not recursive): those whose
-    writer process is gone or that were untouched for STALE_AFTER_S. Returns what was removed."""
-    import psutil
-
+    were untouched for STALE_AFTER_S. Age alone decides: on a shared drive the writer may be another
+    computer's process, whose PID means nothing here. Returns what was removed."""
     removed = []
     for folder in folders:
         try:
             with os.scandir(folder) as entries:
-                stale = [entry for entry in entries if _is_stale(entry, psutil.pid_exists)]
+                stale = [entry for entry in entries if _is_stale(entry)]
         except OSError:
             continue  # a folder that cannot be listed holds nothing we could remove
         for entry in stale:
@@ -102,7 +138,7 @@ def remove_stale_temp_files(folders: Iterable[str | Path]) -> list[Path]:
     return removed
 
 
-def _is_stale(entry: os.DirEntry, pid_exists: Callable[[int], bool]) -> bool:
+def _is_stale(entry: os.DirEntry) -> bool:
     match = _TEMP_NAME.match(entry.name)
     if match is None or not entry.is_file(follow_symlinks=False):
         return False
@@ -110,4 +146,4 @@ def _is_stale(entry: os.DirEntry, pid_exists: Callable[[int], bool]) -> bool:
         age = time.time() - entry.stat(follow_symlinks=False).st_mtime
     except OSError:
         return False
-    return age > STALE_AFTER_S or not pid_exists(int(match[1]))
+    return age > STALE_AFTER_S

@@ -8,6 +8,7 @@ checkpoint or a pickle is recognised by its first bytes and refused with an expl
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,7 +70,11 @@ def rewrite_model_spec(path: str | Path, spec: ModelSpec) -> None:
 def read_model_spec(path: str | Path) -> ModelSpec:
     """The ModelSpec of a SegLab model file, read from the header alone (fast, weights untouched)."""
     path = Path(path)
-    metadata = read_safetensors_header(path).get("__metadata__") or {}
+    return _spec_from_header(path, read_safetensors_header(path))
+
+
+def _spec_from_header(path: Path, header: dict) -> ModelSpec:
+    metadata = header.get("__metadata__") or {}
     if metadata.get("format") != FORMAT or "seglab_spec" not in metadata:
         raise ModelFileError(
             "is a safetensors file but not a SegLab model: it carries no SegLab metadata; "
@@ -98,27 +103,89 @@ def read_model_spec(path: str | Path) -> ModelSpec:
 
 
 def load_model_file(path: str | Path, device: str = "cpu") -> tuple[nn.Module, ModelSpec]:
-    """Rebuild the model named in the file, load its weights, move it to `device`; returned in eval mode."""
+    """Rebuild the model named in the file, load its weights, move it to `device`; returned in eval mode.
+
+    Before anything is allocated, the tensors listed in the header are compared with the shapes the
+    architecture creates (built on the meta device) and their size with the free memory."""
     from core.models.registry import build_from_spec
 
     path = Path(path)
-    spec = read_model_spec(path)
-    try:
-        model = build_from_spec(spec)
-    except ConfigError as exc:
-        raise ModelFileError(
-            f"describes a model this SegLab cannot build ({exc.reason}); update SegLab", path
-        ) from None
-    tensors = load_safetensors(path)
-    problems = weight_mismatches(model.state_dict(), tensors)
+    header = read_safetensors_header(path)
+    spec = _spec_from_header(path, header)
+    problems = weight_mismatches(architecture_shapes(spec, path), header_shapes(header))
     if problems:
         raise ModelFileError(
             f"its weights do not fit the {describe_architecture(spec)} named in the file: "
             f"{problems}; the file is damaged or was edited",
             path,
         )
-    model.load_state_dict(tensors)
+    require_memory(path, 2 * tensor_bytes(header), "the model and the weights read from it")
+    model = build_from_spec(spec)
+    model.load_state_dict(_read_tensors(path))
     return model.to(device).eval(), spec
+
+
+def architecture_shapes(spec: ModelSpec, path: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor the spec's model holds, found without allocating its weights."""
+    from core.models.registry import create_model
+
+    try:
+        with _meta_layers():
+            model = create_model(spec.architecture, in_channels=spec.in_channels,
+                                 out_channels=spec.out_channels, encoder=spec.encoder, options=spec.options)
+    except ConfigError as exc:
+        raise ModelFileError(
+            f"describes a model this SegLab cannot build ({exc.reason}); update SegLab", path
+        ) from None
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def _meta_layers():
+    """A mode in which layers create their weights on the meta device (shapes without memory); other
+    tensors stay real, so builders that compute with small tensors (e.g. drop-path rates) still work."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    factories = (torch.empty, torch.zeros, torch.ones, torch.full)
+
+    class MetaLayers(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            if func in factories and kwargs.get("device") is None:
+                kwargs["device"] = "meta"
+            return func(*args, **kwargs)
+
+    return MetaLayers()
+
+
+def header_shapes(header: dict) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(entry["shape"]) for name, entry in header.items() if name != "__metadata__"}
+
+
+def tensor_bytes(header: dict) -> int:
+    return sum(end - start for start, end in _data_spans(header))
+
+
+def available_memory() -> int:
+    """Bytes of memory free for a new allocation (RAM not in use, reclaimable caches included)."""
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def require_memory(path: Path, needed: int, what: str) -> None:
+    """Refuse a file whose tensors would not fit in the free memory, before reading them."""
+    free = available_memory()
+    if needed > free:
+        raise ModelFileError(
+            f"needs {_megabytes(needed)} of memory for {what} but only {_megabytes(free)} is free; "
+            "close other programs or use a computer with more memory",
+            path,
+        )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 2**20:,.1f} MB"
 
 
 def describe_architecture(spec: ModelSpec) -> str:
@@ -156,11 +223,8 @@ def read_safetensors_header(path: str | Path) -> dict:
         handle.seek(8)
         try:
             header = json.loads(handle.read(length))
-            data_end = max(
-                (int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"),
-                default=0,
-            )
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            data_end = max((end for _, end in _data_spans(header)), default=0)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise ModelFileError(
                 f"is corrupt: its safetensors header cannot be read ({exc}); use another copy", path
             ) from None
@@ -171,6 +235,26 @@ def read_safetensors_header(path: str | Path) -> dict:
             path,
         )
     return header
+
+
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def _data_spans(header: dict) -> list[tuple[int, int]]:
+    """(start, end) of every tensor's bytes; ValueError when a span does not match its dtype and shape."""
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = (int(offset) for offset in entry["data_offsets"])
+        shape = [int(size) for size in entry["shape"]]
+        if entry["dtype"] not in _DTYPE_BYTES or min(shape, default=0) < 0:
+            raise ValueError(f"tensor {name!r} has an unknown type or a negative size")
+        if end - start != math.prod(shape) * _DTYPE_BYTES[entry["dtype"]] or start < 0:
+            raise ValueError(f"tensor {name!r} of shape {shape} does not fit its {end - start} bytes")
+        spans.append((start, end))
+    return spans
 
 
 def refuse_pickles(path: Path, prefix: bytes) -> None:
@@ -201,12 +285,16 @@ def is_torch_zip(path: Path) -> bool:
 
 
 def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of a checked safetensors file, on the CPU."""
+    """All tensors of a checked safetensors file, on the CPU; refused when they would not fit in memory."""
+    path = Path(path)
+    require_memory(path, tensor_bytes(read_safetensors_header(path)), "its weights")
+    return _read_tensors(path)
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    read_safetensors_header(path)
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
@@ -216,15 +304,16 @@ def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def weight_mismatches(
-    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], limit: int = 3
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], limit: int = 3
 ) -> str:
-    """A one-line summary of missing, unexpected and differently shaped tensors; '' when they all fit."""
+    """A one-line summary of missing, unexpected and differently shaped tensors (name -> shape); '' when
+    they all fit."""
     missing = [name for name in expected if name not in found]
     unexpected = [name for name in found if name not in expected]
     reshaped = [
-        f"{name}: file {tuple(found[name].shape)} vs model {tuple(tensor.shape)}"
-        for name, tensor in expected.items()
-        if name in found and found[name].shape != tensor.shape
+        f"{name}: file {found[name]} vs model {shape}"
+        for name, shape in expected.items()
+        if name in found and found[name] != shape
     ]
     parts = []
     for label, names in (("missing", missing), ("unexpected", unexpected), ("with another shape", reshaped)):

@@ -6,9 +6,15 @@ import datetime
 from dataclasses import dataclass, field
 
 from core.classes import ClassTable
+from core.errors import ConfigError
 from core.io.images import Normalisation
 
 SPEC_VERSION = 1
+MAX_IN_CHANNELS = 512
+"""Image channels a model may take (hyperspectral stacks included); more is a damaged or hostile header."""
+MAX_PATCH_SIZE = 16384
+MAX_OPTION_VALUE = 16384
+"""Largest whole-number architecture option (widths such as base_channels, fc_channels)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,17 @@ class ModelSpec:
     metrics: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+
+    def __post_init__(self):
+        """Sizes are bounded, so a damaged or hostile model header cannot ask for absurd allocations."""
+        _check_range("in_channels", self.in_channels, 1, MAX_IN_CHANNELS)
+        if self.out_channels not in (1, len(self.classes)):
+            raise ConfigError(f"out_channels {self.out_channels} must be the class count ({len(self.classes)}) "
+                              "or 1 for a binary model")
+        _check_range("patch_size", self.patch_size, 1, MAX_PATCH_SIZE)
+        for name, value in self.options.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                _check_range(f"option {name}", value, 1, MAX_OPTION_VALUE)
 
     def to_json(self) -> dict:
         return {
@@ -67,3 +84,8 @@ class ModelSpec:
             versions=dict(data.get("versions") or {}),
             created=str(data.get("created", "")),
         )
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} {value} is outside {low}..{high}")
