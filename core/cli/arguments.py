@@ -73,7 +73,8 @@ def _prediction(parser: argparse.ArgumentParser) -> None:
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="SegLab model file")
+    parser.add_argument("model", metavar="MODEL", help="SegLab model file, or a BioImage.IO package (its rdf.yaml "
+                                                       "or bioimageio.yaml, its folder, or its .zip)")
     parser.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="where masks go (same stem, .png)")
     _prediction(parser)
@@ -85,6 +86,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", required=True, metavar="OUT_DIR", help="folder for the CSV and JSON report")
     parser.add_argument("--html", action="store_true",
                         help="also write report.html: one self-contained page with tables, pictures and curves")
+    parser.add_argument("--include-training", action="store_true",
+                        help="also score the images the model was trained on (marked in the report); by default "
+                             "only images it never trained on are scored")
     _prediction(parser)
 
 

@@ -10,10 +10,16 @@ from core.cli import EXIT_OK, EXIT_PARTIAL
 from core.cli.arguments import train_config
 from core.durations import format_duration
 from core.errors import ConfigError
+from core.io.atomic import prepare_output_folder
 
 
 def _number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _headline(summary: dict) -> str:
+    return (f"mIoU {_number(summary['mean_iou'])}, mean Dice {_number(summary['mean_dice'])}, "
+            f"pixel accuracy {_number(summary['pixel_accuracy'])}")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -73,11 +79,13 @@ def _report_failures(failures, warnings=()) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    from core.inference import Predictor, predict_folder
+    from core.bioimageio.importing import load_predictor
+    from core.inference import predict_folder
 
     if not Path(args.input_dir).is_dir():
         raise ConfigError("the input folder does not exist", args.input_dir)
-    predictor = Predictor.from_file(args.model, _predict_options(args))
+    prepare_output_folder(args.output_dir)
+    predictor = load_predictor(args.model, _predict_options(args))
     result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress)
     print(f"\nprediction: {predictor.backend_reason}")
     print(f"wrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
@@ -89,19 +97,31 @@ def evaluate(args: argparse.Namespace) -> int:
     from core.evaluation import evaluate_model
     from core.inference import Predictor
     from core.report import read_metric_report, write_metric_report
-    from core.report_html import HTML_REPORT, PredictionKeeper, dataset_loader, image_panels, write_html_report
+    from core.report_html import (
+        HTML_REPORT,
+        PredictionKeeper,
+        dataset_loader,
+        image_panels,
+        write_html_report,
+    )
 
+    prepare_output_folder(args.report)
     predictor = Predictor.from_file(args.model, _predict_options(args))
     keeper = PredictionKeeper() if args.html else None
-    evaluation = evaluate_model(predictor, args.model, args.data_dir, progress=_print_progress, on_result=keeper)
+    evaluation = evaluate_model(predictor, args.model, args.data_dir, progress=_print_progress, on_result=keeper,
+                                include_training=args.include_training)
     files = write_metric_report(args.report, evaluation.results, evaluation.classes, evaluation.meta)
     if keeper is not None:
         report = read_metric_report(args.report)
         panels = image_panels(report, dataset_loader(args.data_dir, keeper.load))
-        files.append(write_html_report(Path(args.report) / HTML_REPORT, report, panels, evaluation.failures))
-    summary = evaluation.dataset_summary()
-    print(f"\n{len(evaluation.results)} images: mIoU {_number(summary['mean_iou'])}, "
-          f"mean Dice {_number(summary['mean_dice'])}, pixel accuracy {_number(summary['pixel_accuracy'])}")
+        files.append(write_html_report(Path(args.report) / HTML_REPORT, report, panels, evaluation.failures,
+                                       evaluation.warnings))
+    print("\n" + evaluation.describe_scope("use --include-training to score them too"))
+    held_out, summary = evaluation.held_out_summary(), evaluation.dataset_summary()
+    both = held_out is not None and any(result.trained_on for result in evaluation.results)
+    if both:
+        print(f"images never trained on: {_headline(held_out)}")
+    print(f"{'all ' if both else ''}{len(evaluation.results)} images: {_headline(summary)}")
     for row in summary["per_class"]:
         print(f"  {row['name']}: IoU {_number(row['iou'])}  Dice {_number(row['dice'])}")
     print("report: " + ", ".join(str(f) for f in files))

@@ -106,15 +106,15 @@ def export_onnx(model: torch.nn.Module, in_channels: int, path: Path) -> None:
             warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
             # The wrapper must be in eval mode: the exporter restores the wrapper's mode afterwards, recursively,
             # and a fresh module is in training mode, which would leave BatchNorm of `model` training.
-            torch.onnx.export(_MainOutput(model).eval(), (example,), str(path), dynamo=False, opset_version=OPSET,
+            torch.onnx.export(MainOutput(model).eval(), (example,), str(path), dynamo=False, opset_version=OPSET,
                               input_names=["image"], output_names=["logits"],
                               dynamic_axes={"image": dynamic, "logits": dynamic})
     except Exception as exc:  # the exporter raises many types for unsupported models
         raise OnnxUnavailable(f"export failed ({type(exc).__name__}: {exc})") from None
 
 
-class _MainOutput(torch.nn.Module):
-    """Exports only the prediction of models that also return deep-supervision outputs."""
+class MainOutput(torch.nn.Module):
+    """The prediction alone of models that also return deep-supervision outputs (for ONNX and TorchScript)."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()

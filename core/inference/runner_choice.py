@@ -9,6 +9,7 @@ import torch
 
 from core.device import select_device
 from core.errors import ConfigError
+from core.inference.external_runner import ExternalNetwork
 from core.inference.onnx_backend import OnnxUnavailable, onnx_runner
 from core.inference.options import PredictOptions
 from core.inference.torch_runner import TorchRunner
@@ -17,13 +18,15 @@ from core.models.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 
-def choose_runner(model: torch.nn.Module, spec: ModelSpec, options: PredictOptions):
+def choose_runner(model: torch.nn.Module | ExternalNetwork, spec: ModelSpec, options: PredictOptions):
     """The runner the options ask for; returns (runner, reason) where reason says why it was chosen.
 
     "auto" means ONNX Runtime on CPU (about 2x faster than eager torch on a 2-core machine) and torch on
     CUDA. When the ONNX export fails or disagrees with torch, prediction falls back to torch and says why.
     """
     device = select_device(options.device)
+    if isinstance(model, ExternalNetwork):  # a BioImage.IO package's network: its own ONNX or TorchScript weights
+        return model.runner(device, options.backend)
     if options.backend == "torch" or (options.backend == "auto" and device.kind != "cpu"):
         return TorchRunner(model, device), f"torch on {device.describe()}"
     if device.kind != "cpu":
