@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sys
 import traceback
+from collections.abc import Mapping
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QIcon
@@ -41,7 +44,28 @@ def install_exception_dialog(parent: QWidget) -> None:
     sys.excepthook = hook
 
 
+def missing_platform_library(environ: Mapping[str, str] = os.environ) -> str | None:
+    """What to install when Qt's X11 (xcb) plugin will not load: from Qt 6.5 it needs libxcb-cursor, which
+    a fresh Linux desktop may lack, and Qt then aborts with a message about the xcb plugin. None when the
+    library loads or the window will not use X11."""
+    if not sys.platform.startswith("linux") or not environ.get("DISPLAY"):
+        return None
+    requested = environ.get("QT_QPA_PLATFORM", "")
+    if not (requested.startswith("xcb") or (not requested and not environ.get("WAYLAND_DISPLAY"))):
+        return None
+    try:
+        ctypes.CDLL("libxcb-cursor.so.0")
+    except OSError:
+        return ("SegLab: the window needs the system library libxcb-cursor0, which is missing; install it "
+                "(Debian/Ubuntu: sudo apt-get install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor) "
+                "and start SegLab again.")
+    return None
+
+
 def run_gui(folder: str | None = None) -> int:
+    hint = missing_platform_library()
+    if hint:
+        print(hint, file=sys.stderr)  # Qt's own message about the xcb plugin follows
     app = create_application()
     from gui.main_window import MainWindow
 

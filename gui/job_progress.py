@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QS
 
 from core.durations import format_duration
 
+STEPS_PER_ITEM = 100  # bar resolution within one item (a large image predicted tile by tile)
+
 
 class JobProgressWidget(QWidget):
     cancel_requested = Signal()
@@ -30,19 +32,25 @@ class JobProgressWidget(QWidget):
         self.hide()
 
     def start(self, title: str, total: int = 0) -> None:
+        """Show the line for a job of `total` items (0: unknown); the bar is a busy indicator until the
+        first progress arrives (loading a model can take a while)."""
         self._title = title
-        self.bar.setRange(0, max(total, 0))
-        self.bar.setValue(0)
-        self.label.setText(f"{title}…")
+        self.bar.setRange(0, 0)
+        self.label.setText(f"{title}: 0/{total}…" if total > 0 else f"{title}…")
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
         self.show()
 
-    def set_progress(self, done: int, total: int, seconds_left: float) -> None:
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
+    def set_progress(self, done: float, total: int, seconds_left: float) -> None:
+        """`done` of `total` items; a fraction (2.5) shows how far the item being worked on is."""
+        self.bar.setRange(0, max(total, 1) * STEPS_PER_ITEM)
+        self.bar.setValue(round(done * STEPS_PER_ITEM))
+        whole = int(done)
+        text = f"{self._title}: {whole}/{total}"
+        if done != whole:
+            text += f" ({done / max(total, 1):.0%})"
         left = format_duration(seconds_left) if done < total else ""
-        self.label.setText(f"{self._title}: {done}/{total}" + (f", {left} left" if left else ""))
+        self.label.setText(text + (f", {left} left" if left else ""))
 
     def finish(self) -> None:
         self.hide()

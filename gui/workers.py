@@ -19,7 +19,7 @@ from core.errors import Cancelled, SegLabError
 
 
 class TaskSignals(QObject):
-    progress = Signal(int, int, float)  # done, total, seconds left (-1 unknown)
+    progress = Signal(float, int, float)  # done (2.5: half of the third item), total, seconds left (-1 unknown)
     partial = Signal(object)  # a result delivered before the end (e.g. one predicted image)
     finished = Signal(object)  # the function's return value
     failed = Signal(str, str)  # message for the user, technical details
@@ -34,10 +34,13 @@ class TaskContext:
         self._cancel = cancel_event
         self._start = time.perf_counter()
 
-    def progress(self, done: int, total: int) -> None:
-        elapsed = time.perf_counter() - self._start
-        eta = elapsed / done * (total - done) if done > 0 and total >= done else -1.0
-        self._signals.progress.emit(done, total, eta)
+    def progress(self, done: float, total: int, seconds_left: float | None = None) -> None:
+        """`done` of `total` items, a fraction within an item allowed; time left from the time so far
+        unless given."""
+        if seconds_left is None:
+            elapsed = time.perf_counter() - self._start
+            seconds_left = elapsed / done * (total - done) if done > 0 and total >= done else -1.0
+        self._signals.progress.emit(done, total, seconds_left)
 
     def partial(self, value) -> None:
         self._signals.partial.emit(value)

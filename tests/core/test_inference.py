@@ -240,6 +240,23 @@ def test_predict_folder_cancel_keeps_written_masks(tmp_path):
     assert np.asarray(Image.open(result.written[0])).shape == (70, 90)
 
 
+def test_predict_folder_reports_progress_within_large_images(tmp_path):
+    images = write_images(tmp_path, 2)
+    model, spec = tiny_model(smooth_image(70, 90))
+    predictor = Predictor(model, spec, torch_options(tile_size=32, overlap=8, batch_size=2))  # 12 tiles an image
+    progress = []
+    result = predict_folder(predictor, images, tmp_path / "out", progress=lambda *a: progress.append(a),
+                            within_images=True)
+    assert len(result.written) == 2
+    done = [d for d, _, _ in progress]
+    assert done == sorted(done) and done[-1] == 2 and 1 in done
+    assert [d for d in done if 0 < d < 1] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
+    assert all(total == 2 and left > 0 for d, total, left in progress if d < 2)
+    whole = []
+    predict_folder(predictor, images, tmp_path / "again", progress=lambda *a: whole.append(a))
+    assert [d for d, _, _ in whole] == [1, 2]  # without within_images: once per image
+
+
 def test_predict_folder_never_overwrites_an_image_or_another_mask(tmp_path):
     images = write_images(tmp_path, 1)
     Image.fromarray(smooth_image(70, 90)).save(tmp_path / "image_0.tif")
