@@ -15,10 +15,11 @@ import numpy as np
 from core.classes import IGNORE_INDEX, ClassTable
 from core.data.index import DatasetIndex
 from core.errors import Cancelled, DatasetError, SegLabError
+from core.evaluation_scope import EvaluationScope
 from core.io.images import non_finite_pixels
 from core.io.masks import out_of_range_values
 from core.metrics import ConfusionMatrix
-from core.report import ImageResult
+from core.report import ImageResult, held_out_summary, total_matrix
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,21 @@ class Evaluation:
     meta: dict
     cancelled: bool = False
     warnings: tuple[tuple[str, str], ...] = ()  # (file, note): scored, but e.g. NaN pixels left out
+    scope: EvaluationScope = EvaluationScope(False, False)  # which images the model was trained on
 
     def dataset_matrix(self) -> ConfusionMatrix:
-        total = ConfusionMatrix(len(self.classes))
-        for result in self.results:
-            total.merge(result.matrix)
-        return total
+        """All scored images' pixels together."""
+        return total_matrix(self.results, len(self.classes))
 
     def dataset_summary(self) -> dict:
         return self.dataset_matrix().summary(self.classes.names)
+
+    def held_out_summary(self) -> dict | None:
+        """Only the scored images the model never trained on (None when unknown or none was scored)."""
+        return held_out_summary(self.results, self.classes, self.scope)
+
+    def describe_scope(self, include_hint: str = "") -> str:
+        return self.scope.describe((r.name for r in self.results), include_hint)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -48,8 +55,9 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def evaluation_meta(spec, model_path: str | Path, data_dir: str | Path) -> dict:
-    """Provenance for reports: model file and checksum, data folder, date, versions, training summary."""
+def evaluation_meta(spec, model_path: str | Path, data_dir: str | Path, scope: EvaluationScope) -> dict:
+    """Provenance for reports: model file and checksum, data folder, date, versions, training summary, and
+    which images were scored (the scope)."""
     from core.versions import software_versions
 
     return {
@@ -57,22 +65,31 @@ def evaluation_meta(spec, model_path: str | Path, data_dir: str | Path) -> dict:
         "data_dir": str(Path(data_dir).resolve()), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "software": software_versions(), "architecture": spec.architecture, "encoder": spec.encoder,
         "model_created": spec.created, "model_training": spec.training, "model_metrics": spec.metrics,
+        "scope": scope.to_json(),
     }
 
 
 def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
                    progress: Callable[[int, int, float], None] | None = None,
                    cancel: Callable[[], bool] | None = None,
-                   on_result: Callable[[str, np.ndarray], None] | None = None) -> Evaluation:
+                   on_result: Callable[[str, np.ndarray], None] | None = None,
+                   include_training: bool = False) -> Evaluation:
     """Predict each labeled image with `predictor` (core.inference.Predictor) and compare with its mask.
-    Unreadable images or masks are listed in failures; the rest are scored (NaN or infinite pixels not,
-    and such images are listed in warnings)."""
+    Images the model file says it was trained on are left out unless `include_training` (then they are
+    marked). Unreadable images or masks are listed in failures; the rest are scored (NaN or infinite pixels
+    not, and such images are listed in warnings)."""
     from core.inference.predictor import non_finite_warning
 
     index = DatasetIndex.scan(data_dir)
-    labeled = index.labeled
-    if not labeled:
+    if not index.labeled:
         raise DatasetError("no labeled images to evaluate against; the folder needs ground-truth masks", data_dir)
+    scope = EvaluationScope.of(predictor.spec.training, (s.name for s in index.labeled), include_training)
+    labeled = [s for s in index.labeled if scope.scores(s.name)]
+    if not labeled:
+        raise DatasetError(f"the model was trained on all {len(index.labeled)} labeled images of this folder, so "
+                           "none is left to score it fairly; include the training images to score them anyway",
+                           data_dir)
+    trained = set(scope.trained_on)
     classes = predictor.spec.classes
     if predictor.needs_calibration:
         from core.inference.predictor import first_readable
@@ -109,11 +126,12 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
             failures.append((str(exc.path or sample.image), exc.reason))
         else:
             results.append(ImageResult(sample.name, str(sample.image),
-                                       ConfusionMatrix(len(classes)).update(prediction, truth)))
+                                       ConfusionMatrix(len(classes)).update(prediction, truth),
+                                       sample.name in trained))
             if on_result is not None:
                 on_result(sample.name, prediction)
         if progress is not None:
             elapsed = time.perf_counter() - start
             progress(done, len(labeled), elapsed / done * (len(labeled) - done))
-    return Evaluation(results, failures, classes, evaluation_meta(predictor.spec, model_path, data_dir), cancelled,
-                      tuple(warnings))
+    return Evaluation(results, failures, classes, evaluation_meta(predictor.spec, model_path, data_dir, scope),
+                      cancelled, tuple(warnings), scope)

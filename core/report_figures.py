@@ -13,15 +13,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from core.classes import ClassTable
+from core.difference_colours import DIFFERENCE_KINDS, difference_codes
 from core.export.masks_export import display_rgb, overlay_image
 from core.io.masks import ignore_index_for
 
 TEXT = (33, 37, 41)
 GRID = (222, 226, 230)
 SERIES_COLOURS = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (230, 159, 0))
-EXTRA_COLOUR = (255, 0, 255)  # predicted as a class, truth says background
-MISSED_COLOUR = (0, 220, 255)  # truth says a class, predicted background
-WRONG_CLASS_COLOUR = (255, 40, 40)  # truth and prediction name different classes
 PANEL_WIDTH = 300
 
 
@@ -184,15 +182,12 @@ def _tick_label(value: float) -> str:
 
 def difference_picture(image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, class_count: int,
                        size: tuple[int, int] | None = None) -> np.ndarray:
-    """The image dimmed to gray, with wrong pixels coloured: magenta = predicted where the truth has
-    background, cyan = missed (truth has a class, predicted background), red = another class predicted.
-    Unlabeled truth pixels are never wrong. Shrunk to a smaller `size` (width, height), a pixel is coloured
-    when any pixel it covers is wrong, so thin errors along outlines stay visible."""
+    """The image dimmed to gray, with wrong pixels in the colours of core.difference_colours (missed,
+    extra, wrong class); unlabeled truth pixels are never wrong. Shrunk to a smaller `size` (width, height),
+    a pixel is coloured when any pixel it covers is wrong, so thin errors along outlines stay visible."""
     gray = display_rgb(image).mean(axis=2).astype(np.float32)
-    counted = truth != ignore_index_for(class_count)
-    wrong = counted & (truth != prediction)
-    kinds = [(wrong & (truth == 0), EXTRA_COLOUR), (wrong & (prediction == 0) & (truth != 0), MISSED_COLOUR),
-             (wrong & (prediction != 0) & (truth != 0), WRONG_CLASS_COLOUR)]
+    codes = difference_codes(truth, prediction, ignore_index_for(class_count))
+    kinds = [(codes == kind.code, kind.colour) for kind in DIFFERENCE_KINDS]
     if size is not None and size != (truth.shape[1], truth.shape[0]):
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         kinds = [(cv2.resize(where.view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0, colour)

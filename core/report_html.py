@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from core.classes import colour_hex
+from core.difference_colours import DIFFERENCE_KINDS
 from core.errors import ConfigError
 from core.io.atomic import write_text_atomic
 from core.report import MetricReport
@@ -27,6 +28,7 @@ WORST_IMAGES = 6
 MAX_TABLE_IMAGES = 500  # rows of the per-image table; per_image.csv has them all
 MAX_CLASS_COLUMNS = 8  # per-class IoU columns in the per-image table
 NEW_PAGE = ' style="page-break-before: always"'  # printed: big pictures start a page
+TRAINED_ROW = ' class="trained"'  # a row of an image the model was trained on
 
 HEADLINES = (("pixel_accuracy", "Pixel accuracy"), ("mean_pixel_accuracy", "Mean pixel accuracy"),
              ("mean_iou", "Mean IoU (mIoU)"), ("frequency_weighted_iou", "Frequency-weighted IoU"),
@@ -42,6 +44,8 @@ th { background-color: #e9ecef; text-align: left; padding: 4px 10px; font-weight
 td { padding: 3px 10px; border-bottom: 1px solid #dee2e6; }
 td.num, th.num { text-align: right; font-family: Menlo, Consolas, monospace; }
 td.key { color: #495057; }
+tr.trained td { color: #868e96; font-style: italic; }
+p.scope { font-size: 12pt; }
 span.swatch { border: 1px solid #868e96; }
 p.note { color: #6c757d; font-size: 9pt; }
 """
@@ -101,7 +105,8 @@ def image_panels(report: MetricReport, load: ImageLoader, count: int = WORST_IMA
     panels = []
     for summary in worst_image_summaries(report, count):
         image, truth, prediction = load(summary["name"])
-        caption = (f"{summary['name']}: mIoU {_number(summary['mean_iou'])}, "
+        trained = " (trained on)" if summary.get("trained_on") else ""
+        caption = (f"{summary['name']}{trained}: mIoU {_number(summary['mean_iou'])}, "
                    f"pixel accuracy {_number(summary['pixel_accuracy'])}")
         picture = comparison_picture(image, truth, prediction, report.classes, caption)
         panels.append(ImagePanel(summary["name"], caption, png_bytes(picture)))
@@ -122,14 +127,15 @@ def training_curves(meta: dict) -> list[bytes]:
 
 
 def write_html_report(path: str | Path, report: MetricReport, panels: Sequence[ImagePanel] = (),
-                      failures: Sequence[tuple[str, str]] = ()) -> Path:
+                      failures: Sequence[tuple[str, str]] = (), warnings: Sequence[tuple[str, str]] = ()) -> Path:
     path = Path(path)
-    write_text_atomic(path, html_report(report, panels, failures))
+    write_text_atomic(path, html_report(report, panels, failures, warnings))
     return path
 
 
-def html_report(report: MetricReport, panels: Sequence[ImagePanel] = (),
-                failures: Sequence[tuple[str, str]] = ()) -> str:
+def html_report(report: MetricReport, panels: Sequence[ImagePanel] = (), failures: Sequence[tuple[str, str]] = (),
+                warnings: Sequence[tuple[str, str]] = ()) -> str:
+    """The whole page; `failures` were not scored, `warnings` were scored with a note (file, text)."""
     meta = report.meta
     model = Path(str(meta.get("model_file", "model"))).name
     data = Path(str(meta.get("data_dir", ""))).name or str(meta.get("data_dir", ""))
@@ -138,9 +144,9 @@ def html_report(report: MetricReport, panels: Sequence[ImagePanel] = (),
         f"<title>SegLab report: {_e(model)} on {_e(data)}</title><style>{STYLE}</style></head><body>",
         "<h1>Segmentation report</h1>",
         f'<p class="lead">Model <b>{_e(model)}</b> on <b>{_e(data)}</b>: {len(report.images)} images with ground '
-        f"truth, evaluated {_e(_date(meta.get('date')))}.</p>",
-        *_summary(report), *_per_class(report), *_confusion(report), *_images_table(report),
-        *_panels(panels), *_curves(meta), *_provenance(meta, report), *_failures(failures),
+        f"truth scored, evaluated {_e(_date(meta.get('date')))}.</p>",
+        *_scope(report), *_summary(report), *_per_class(report), *_confusion(report), *_images_table(report),
+        *_panels(panels), *_curves(meta), *_provenance(meta, report), *_failures(failures), *_warnings(warnings),
         '<p class="note">Written by SegLab. IoU = intersection over union, Dice = 2 TP / (2 TP + FP + FN); '
         "all pixels of all images are counted together (a class absent from truth and prediction shows "
         "n/a).</p>",
@@ -151,10 +157,33 @@ def html_report(report: MetricReport, panels: Sequence[ImagePanel] = (),
 
 # sections ------------------------------------------------------------------------------------------
 
+def _scope(report: MetricReport) -> list[str]:
+    """Which images were scored, and how the model's training images were recognised."""
+    scope = report.scope
+    if scope is None:
+        return []
+    validation = scope.validation_note(entry["name"] for entry in report.images)
+    trained_where = f" (its training folder: {scope.training_dir})" if scope.training_dir else ""
+    return [f'<p class="scope"><b>{_e(_capital(report.describe_scope()))}.</b>'
+            + (f" {_e(_capital(validation))}." if validation else "") + "</p>",
+            f'<p class="note">Training images: {_e(scope.rule)}{_e(trained_where)}.</p>']
+
+
 def _summary(report: MetricReport) -> list[str]:
-    rows = "".join(f'<tr><td class="key">{label}</td><td class="num">{_number(report.dataset[key])}</td></tr>'
-                   for key, label in HEADLINES)
-    return ["<h2>Summary</h2>", f"<table>{rows}</table>"]
+    trained = sum(bool(entry.get("trained_on")) for entry in report.images)
+    if report.held_out is None or not trained:
+        rows = "".join(f'<tr><td class="key">{label}</td><td class="num">{_number(report.dataset[key])}</td></tr>'
+                       for key, label in HEADLINES)
+        return ["<h2>Summary</h2>", f"<table>{rows}</table>"]
+    held_out = len(report.images) - trained
+    header = (f'<tr><th></th><th class="num">{held_out} images never trained on</th>'
+              f'<th class="num">All {len(report.images)} scored images</th></tr>')
+    rows = "".join(f'<tr><td class="key">{label}</td><td class="num">{_number(report.held_out[key])}</td>'
+                   f'<td class="num">{_number(report.dataset[key])}</td></tr>' for key, label in HEADLINES)
+    return ["<h2>Summary</h2>", f"<table>{header}{rows}</table>",
+            f'<p class="note">The second column includes the {trained} images the model was trained on, whose '
+            "scores do not show how it does on new images; the per-class table and the confusion matrix count "
+            "all scored images.</p>"]
 
 
 def _per_class(report: MetricReport) -> list[str]:
@@ -181,16 +210,19 @@ def _confusion(report: MetricReport) -> list[str]:
 
 def _images_table(report: MetricReport) -> list[str]:
     classes = report.classes.names[:MAX_CLASS_COLUMNS]
-    header = ("<tr><th class=\"num\">#</th><th>Image</th><th class=\"num\">mIoU</th><th class=\"num\">Mean Dice</th>"
-              "<th class=\"num\">Pixel accuracy</th>"
+    marked = any(entry.get("trained_on") for entry in report.images)
+    header = ("<tr><th class=\"num\">#</th><th>Image</th>" + ("<th>Trained on</th>" if marked else "")
+              + "<th class=\"num\">mIoU</th><th class=\"num\">Mean Dice</th><th class=\"num\">Pixel accuracy</th>"
               + "".join(f'<th class="num">IoU {_e(name)}</th>' for name in classes) + "</tr>")
     ranked = worst_image_summaries(report)
     rows = []
     for rank, summary in enumerate(ranked[:MAX_TABLE_IMAGES], start=1):
         per_class = "".join(f'<td class="num">{_number(row["iou"])}</td>'
                             for row in summary["per_class"][:MAX_CLASS_COLUMNS])
-        rows.append(f'<tr><td class="num">{rank}</td><td>{_e(summary["name"])}</td>'
-                    f'<td class="num">{_number(summary["mean_iou"])}</td>'
+        trained = bool(summary.get("trained_on"))
+        mark = f"<td>{'yes' if trained else 'no'}</td>" if marked else ""
+        rows.append(f'<tr{TRAINED_ROW if trained else ""}><td class="num">{rank}</td><td>{_e(summary["name"])}</td>'
+                    f'{mark}<td class="num">{_number(summary["mean_iou"])}</td>'
                     f'<td class="num">{_number(summary["mean_dice"])}</td>'
                     f'<td class="num">{_number(summary["pixel_accuracy"])}</td>{per_class}</tr>')
     more = (f'<p class="note">The {len(ranked) - MAX_TABLE_IMAGES} best images are left out here; '
@@ -201,11 +233,12 @@ def _images_table(report: MetricReport) -> list[str]:
 def _panels(panels: Sequence[ImagePanel]) -> list[str]:
     if not panels:
         return []
+    legend = ", ".join(f"{_swatch(kind.colour)} <b>{_e(kind.name)}</b>: {_e(kind.meaning)}"
+                       for kind in DIFFERENCE_KINDS)
     parts = [f"<h2{NEW_PAGE}>The worst images</h2>",
-             '<p class="note">Left: ground truth; middle: prediction (class colours over the image); right: '
-             "differences: <b>magenta</b> predicted where the truth has background, <b>cyan</b> missed, "
-             "<b>red</b> another class predicted (in these small pictures a pixel shows an error when any "
-             "pixel it stands for is wrong).</p>"]
+             f'<p class="note">Left: ground truth; middle: prediction (class colours over the image); right: '
+             f"differences: {legend} (in these small pictures a pixel shows an error when any pixel it stands "
+             "for is wrong).</p>"]
     parts += [f'<p><img src="{data_uri(panel.png)}" alt="{_e(panel.caption)}"></p>' for panel in panels]
     return parts
 
@@ -246,6 +279,14 @@ def _failures(failures: Sequence[tuple[str, str]]) -> list[str]:
     return [f"<h2>Not evaluated ({len(failures)})</h2>", f"<table><tr><th>File</th><th>Problem</th></tr>{rows}</table>"]
 
 
+def _warnings(warnings: Sequence[tuple[str, str]]) -> list[str]:
+    if not warnings:
+        return []
+    rows = "".join(f"<tr><td>{_e(str(path))}</td><td>{_e(note)}</td></tr>" for path, note in warnings)
+    return [f"<h2>Scored with a warning ({len(warnings)})</h2>",
+            f"<table><tr><th>File</th><th>Warning</th></tr>{rows}</table>"]
+
+
 # helpers -------------------------------------------------------------------------------------------
 
 def _architecture(meta: dict, config: dict) -> str:
@@ -262,6 +303,10 @@ def _date(text) -> str:
 
 def _count(names) -> str:
     return str(len(names)) if isinstance(names, list) else "?"
+
+
+def _capital(sentence: str) -> str:
+    return sentence[:1].upper() + sentence[1:]
 
 
 def _number(value: float | None) -> str:

@@ -7,32 +7,13 @@ visibility builds a new 256-entry table; the mask pixels are never touched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from core.classes import IGNORE_INDEX, RGB, ClassTable
+from core.classes import IGNORE_INDEX, ClassTable
+from core.difference_colours import DIFFERENCE_KINDS
 
 TABLE_SIZE = 256
 OUTLINE_TINT = 0.45  # how far towards white the prediction outline is drawn in the "both" layer
-
-
-@dataclass(frozen=True)
-class DifferenceKind:
-    code: int
-    name: str
-    short: str  # for the legend
-    meaning: str  # for its tooltip
-    colour: RGB
-
-
-DIFFERENCE_KINDS = (
-    DifferenceKind(1, "missed", "in the truth only", "a ground-truth object predicted as background", (255, 0, 255)),
-    DifferenceKind(2, "extra", "in the prediction only", "a predicted object on ground-truth background",
-                   (0, 229, 255)),
-    DifferenceKind(3, "wrong class", "both, other class", "an object found but given another class",
-                   (255, 235, 59)),
-)
 
 
 def _argb(rgb: np.ndarray, alpha: np.ndarray) -> list[int]:
@@ -54,7 +35,7 @@ def class_colour_table(classes: ClassTable, hidden: frozenset[int] = frozenset()
 
 
 def difference_colour_table() -> list[int]:
-    """ARGB table for difference codes (see DIFFERENCE_KINDS); code 0 (agreement) is transparent."""
+    """ARGB table for difference codes (core.difference_colours); code 0 (agreement) is transparent."""
     rgb = np.zeros((TABLE_SIZE, 3), dtype=np.uint8)
     alpha = np.zeros(TABLE_SIZE, dtype=np.uint8)
     for kind in DIFFERENCE_KINDS:

@@ -4,6 +4,7 @@ data and the model (core.training.recipe), the same the window's wizard recommen
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from core.device import DEVICE_CHOICES
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
 _DEFAULTS = TrainConfig(data_dir="", output="")
 RECOMMENDED_OPTIONS = ("epochs", "batch_size", "patch_size", "learning_rate", "optimizer", "schedule", "loss",
                        "augment", "early_stopping")  # options whose default is the recommended value
+
+
+def _channel(parser: argparse.ArgumentParser, default_text: str) -> None:
+    parser.add_argument("--channel", metavar="NAME_OR_INDEX",
+                        help="the channel a 1-channel model reads of multi-channel images: its name in the file's "
+                             f"metadata (e.g. DAPI) or its number from 0. {default_text}")
 
 
 def _device(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +60,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--early-stopping", type=int, help=_recommended("early_stopping") + " 0: never.")
     parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run that writes MODEL")
+    _channel(parser, "Given, a 1-channel model is trained on it (default: the dataset's channel setting, else "
+                     "every channel)")
     _device(parser)
 
 
@@ -75,9 +84,19 @@ def _prediction(parser: argparse.ArgumentParser) -> None:
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="SegLab model file, or a BioImage.IO package (its rdf.yaml "
                                                        "or bioimageio.yaml, its folder, or its .zip)")
-    parser.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images")
-    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="where masks go (same stem, .png)")
+    parser.add_argument("input_dir", metavar="INPUT_DIR", help="folder of images (PNG, JPEG, BMP, TIFF, OME-TIFF, "
+                                                               "CZI, ND2, LIF, OME-Zarr)")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR",
+                        help="where masks go: <stem>.png, and one <stem>_<plane>.png per plane of a stack "
+                             "(e.g. cells_t2_z3.png)")
+    _channel(parser, "Without it, such images fail (8-bit colour photos are read as gray, with a warning)")
     _prediction(parser)
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--dask", metavar="tcp://HOST:PORT",
+                         help="predict on the workers of this Dask scheduler (they must see the model and the "
+                              "folders at the same paths; needs pip install -e \".[cluster]\")")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="predict on a local Dask cluster of N worker processes with one thread each")
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +157,8 @@ def train_config(args: argparse.Namespace) -> tuple[TrainConfig, DatasetIndex]:
     base = init_model_spec(config)
     check_model_choice(config, base)
     index = DatasetIndex.scan(args.data_dir)
+    if args.channel is not None:
+        index = replace(index, settings=replace(index.settings, channel=args.channel))
     recommendation = recommend(DatasetFacts.read(index), select_device(args.device),
                                model_info(base.architecture if base else config.architecture), base)
     recommended = {name: value for name, value in recommendation.config_fields().items()

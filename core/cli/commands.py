@@ -56,13 +56,14 @@ def train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _predict_options(args: argparse.Namespace):
+def _predict_options(args: argparse.Namespace, on_workers: bool = False):
+    """The prediction options; on_workers keeps --device as given, for each Dask worker to resolve."""
     from core.device import select_device
     from core.inference import PredictOptions
 
-    device = select_device(args.device)
+    device = args.device if on_workers else select_device(args.device).torch_device
     return PredictOptions(tile_size=args.tile, overlap=args.overlap, batch_size=args.batch_size, tta=args.tta,
-                          device=device.torch_device, backend=args.backend, precision=args.precision)
+                          device=device, backend=args.backend, precision=args.precision)
 
 
 def _print_progress(done: int, total: int, eta: float) -> None:
@@ -85,12 +86,29 @@ def predict(args: argparse.Namespace) -> int:
     if not Path(args.input_dir).is_dir():
         raise ConfigError("the input folder does not exist", args.input_dir)
     prepare_output_folder(args.output_dir)
-    predictor = load_predictor(args.model, _predict_options(args))
-    result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress)
-    print(f"\nprediction: {predictor.backend_reason}")
+    if args.dask is not None or args.workers is not None:
+        result = _predict_on_dask(args)
+        reason = f"{result.backend_reason} on {result.workers} Dask worker(s)"
+    else:
+        predictor = load_predictor(args.model, _predict_options(args))
+        result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress,
+                                channel=args.channel)
+        reason = predictor.backend_reason
+    print(f"\nprediction: {reason}")
     print(f"wrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
           f"({result.images_per_s:.2f} images/s)")
     return _report_failures(result.failures, result.warnings)
+
+
+def _predict_on_dask(args: argparse.Namespace):
+    """The folder predicted by the workers of the scheduler at --dask, or of a local cluster of --workers."""
+    from core.bioimageio.importing import load_predictor
+    from core.inference.distributed_predict import dask_client, predict_folder_on_dask
+
+    with dask_client(args.dask, args.workers) as client:
+        return predict_folder_on_dask(client, args.model, args.input_dir, args.output_dir,
+                                      _predict_options(args, on_workers=True), progress=_print_progress,
+                                      channel=args.channel, loader=load_predictor)
 
 
 def evaluate(args: argparse.Namespace) -> int:

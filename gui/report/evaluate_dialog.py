@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.evaluation_scope import NO_RECORD, EvaluationScope, image_count
 from core.report import METRICS_JSON
 from gui.model_field import ModelFileField, preselected_model_path
 from gui.state import AppState
@@ -33,6 +34,7 @@ class EvaluateChoice:
     model_path: str
     out_dir: Path
     pdf: bool
+    include_training: bool = False
 
 
 def default_report_folder(dataset_root: Path, model_path: str) -> Path:
@@ -45,7 +47,6 @@ class EvaluateDialog(QDialog):
         self.setWindowTitle("Evaluate Against Ground Truth")
         self.state = state
         self.settings = settings
-        labelled = len(state.index.labeled)
         remembered = str(settings.value(SETTINGS_PREFIX + "model", "") or "")
         self.model_field = ModelFileField(state.classes, preselected_model_path(state.model_path or remembered))
         self.folder_edit = QLineEdit(str(default_report_folder(state.index.root, self.model_field.path)))
@@ -56,8 +57,13 @@ class EvaluateDialog(QDialog):
         folder_row.addWidget(browse)
         self.pdf_check = QCheckBox("Also print the report to PDF")
         self.pdf_check.setChecked(settings.value(SETTINGS_PREFIX + "pdf", True, type=bool))
-        note = QLabel(f"The model predicts the {labelled} image(s) with ground truth and is scored on them. "
-                      "The report folder gets CSV tables, metrics.json and report.html (one file to share); the "
+        self.training_check = QCheckBox("Include images the model was trained on")
+        self.training_check.setToolTip("Scores on images a model was trained on flatter it; when included, the "
+                                       "report marks them and gives the score without them too")
+        self.training_check.toggled.connect(self._update_scope)
+        self.scope_label = QLabel()
+        self.scope_label.setWordWrap(True)
+        note = QLabel("The report folder gets CSV tables, metrics.json and report.html (one file to share); the "
                       "predictions also appear in the browser.")
         note.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -68,16 +74,19 @@ class EvaluateDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model:", self.model_field)
         form.addRow("Report folder:", folder_row)
+        form.addRow("", self.training_check)
         form.addRow("", self.pdf_check)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.scope_label)
         layout.addWidget(note)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
-        self.resize(680, layout.heightForWidth(680) if layout.hasHeightForWidth() else self.sizeHint().height())
         self._on_model_changed(self.model_field.path)
+        self.resize(680, layout.heightForWidth(680) if layout.hasHeightForWidth() else self.sizeHint().height())
 
     def choice(self) -> EvaluateChoice:
-        return EvaluateChoice(self.model_field.path, Path(self.folder_edit.text().strip()), self.pdf_check.isChecked())
+        return EvaluateChoice(self.model_field.path, Path(self.folder_edit.text().strip()), self.pdf_check.isChecked(),
+                              self.training_check.isChecked())
 
     def accept(self) -> None:
         folder = Path(self.folder_edit.text().strip())
@@ -93,9 +102,34 @@ class EvaluateDialog(QDialog):
         super().accept()
 
     def _on_model_changed(self, path: str) -> None:
-        self.run_button.setEnabled(self.model_field.spec is not None and bool(self.folder_edit.text().strip()))
         if path and self.folder_edit.text().startswith(str(self.state.index.root)):
             self.folder_edit.setText(str(default_report_folder(self.state.index.root, path)))
+        self._update_scope()
+
+    def _update_scope(self) -> None:
+        """Say which images will be scored, and how many the checkbox would add."""
+        spec, labeled = self.model_field.spec, [s.name for s in self.state.index.labeled]
+        scope = EvaluationScope.of(spec.training if spec else {}, labeled, self.training_check.isChecked())
+        trained = len(scope.trained_on)
+        self.training_check.setEnabled(trained > 0)
+        self.training_check.setText("Include images the model was trained on"
+                                    + (f" ({trained} more, marked in the report)" if trained else ""))
+        scored = len(labeled) - len(scope.left_out)
+        if spec is None:
+            text = f"This folder has {image_count(len(labeled))} with ground truth; choose a model to score."
+        elif not scope.recorded:
+            text = f"The model predicts all {image_count(len(labeled))} with ground truth: {NO_RECORD}."
+        elif scope.left_out:
+            text = (f"The model predicts the {image_count(scored)} with ground truth it never trained on; the "
+                    f"{trained} it was trained on are left out, as their scores would flatter it.")
+        elif trained:
+            text = (f"The model predicts all {image_count(len(labeled))} with ground truth, {trained} of them "
+                    "images it was trained on (marked in the report, which also scores the others alone).")
+        else:
+            text = (f"The model predicts the {image_count(len(labeled))} with ground truth; it was trained on "
+                    "none of them.")
+        self.scope_label.setText(text + (" Tick the box below to score them anyway." if spec and not scored else ""))
+        self.run_button.setEnabled(spec is not None and scored > 0 and bool(self.folder_edit.text().strip()))
 
     def _on_browse_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Write the report into this folder", self.folder_edit.text())

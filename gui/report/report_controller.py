@@ -27,6 +27,7 @@ class EvaluateJob:
     out_dir: Path
     predictions_dir: Path
     pdf: bool = True
+    include_training: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class EvaluationOutcome:
     out_dir: Path
     files: list[Path]
     failures: list[tuple[str, str]]
+    warnings: tuple[tuple[str, str], ...] = ()  # scored, with a note (e.g. NaN pixels left out)
 
 
 def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
-    """Predict and score every labelled image, then write the report files into job.out_dir."""
+    """Predict and score the labelled images (those the model trained on only if asked), then write the
+    report files into job.out_dir."""
     from core.evaluation import evaluate_model
     from core.inference import PredictOptions, Predictor
     from core.io.masks import mask_suffix, read_mask, write_mask
@@ -55,17 +58,32 @@ def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
 
     evaluation = evaluate_model(predictor, job.model_path, job.data_dir, cancel=ctx.cancelled,
                                 progress=lambda done, total, _eta: ctx.progress(done, total),
-                                on_result=keep_prediction)
+                                on_result=keep_prediction, include_training=job.include_training)
     ctx.check_cancelled()
     files = write_metric_report(job.out_dir, evaluation.results, classes, evaluation.meta)
     report = read_metric_report(job.out_dir)
     load = dataset_loader(job.data_dir, lambda name: read_mask(job.predictions_dir / f"{name}{suffix}"))
-    html_path = write_html_report(job.out_dir / HTML_REPORT, report, image_panels(report, load), evaluation.failures)
+    html_path = write_html_report(job.out_dir / HTML_REPORT, report, image_panels(report, load), evaluation.failures,
+                                  evaluation.warnings)
     files.append(html_path)
     if job.pdf:
         title = f"SegLab report: {Path(job.model_path).name}"
         files.append(html_to_pdf(html_path.read_text(encoding="utf-8"), job.out_dir / PDF_REPORT, title))
-    return EvaluationOutcome(report, job.out_dir, files, evaluation.failures)
+    return EvaluationOutcome(report, job.out_dir, files, evaluation.failures, evaluation.warnings)
+
+
+def _images_to_score(choice: EvaluateChoice, index) -> int:
+    """How many images the evaluation will predict (a model file that cannot be read fails in the job)."""
+    from core.errors import SegLabError
+    from core.evaluation_scope import EvaluationScope
+    from core.models.model_file import read_model_spec
+
+    labeled = [sample.name for sample in index.labeled]
+    try:
+        training = read_model_spec(choice.model_path).training
+    except SegLabError:
+        return len(labeled)
+    return len(labeled) - len(EvaluationScope.of(training, labeled, choice.include_training).left_out)
 
 
 class ReportController(JobController):
@@ -96,10 +114,11 @@ class ReportController(JobController):
         index = self.state.index
         if index is None or self.running:
             return None
-        job = EvaluateJob(choice.model_path, Path(index.root), choice.out_dir, predictions_dir(index.root), choice.pdf)
+        job = EvaluateJob(choice.model_path, Path(index.root), choice.out_dir, predictions_dir(index.root), choice.pdf,
+                          choice.include_training)
         self._index = index
         return self._start_job(run_evaluation, job, f"Evaluating {Path(choice.model_path).name}",
-                               len(index.labeled))
+                               _images_to_score(choice, index))
 
     # the job ------------------------------------------------------------------------------------
     def _on_job_partial(self, value) -> None:
@@ -108,11 +127,12 @@ class ReportController(JobController):
 
     def _on_job_finished(self, outcome: EvaluationOutcome) -> None:
         self.outcome = outcome
-        self.widget.show_report(outcome.report, outcome.out_dir, len(outcome.failures))
+        self.widget.show_report(outcome.report, outcome.out_dir, len(outcome.failures), outcome.warnings)
         self.results_shown.emit()
-        summary = outcome.report.dataset
-        self.state.message.emit(f"Evaluation done: mIoU {summary['mean_iou'] or 0:.4f} on "
-                                f"{len(outcome.report.images)} image(s); report in {outcome.out_dir}")
+        report = outcome.report
+        summary = report.held_out or report.dataset
+        self.state.message.emit(f"Evaluation done: mIoU {summary['mean_iou'] or 0:.4f}; "
+                                f"{report.describe_scope()}; report in {outcome.out_dir}")
         self.finished.emit(outcome)
 
     def _on_job_cancelled(self) -> None:

@@ -1,12 +1,14 @@
-"""The Evaluation panel: headline metrics, the per-class table, and every image sortable by its score;
-double-click an image to show it. Buttons open the HTML/PDF report and its folder."""
+"""The Evaluation panel: headline metrics, which images were scored (those the model trained on are left
+out or marked), the per-class table, and every image sortable by its score; double-click an image to show
+it. Buttons open the HTML/PDF report and its folder. Another folder opened empties the panel."""
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -20,14 +22,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import DatasetError
+from core.evaluation_scope import image_count
 from core.report import MetricReport
 from core.report_html import HTML_REPORT, MAX_CLASS_COLUMNS
+from gui.open_file import open_with_system
 from gui.report.pdf_export import PDF_REPORT
 from gui.state import AppState
 
 IMAGE_COLUMNS = ("Image", "mIoU", "Mean Dice", "Pixel accuracy")
+TRAINED_COLUMN = "Trained on"  # after IMAGE_COLUMNS when images the model was trained on were scored
 CLASS_COLUMNS = ("Class", "IoU", "Dice", "Accuracy", "True pixels", "Predicted pixels")
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+EMPTY_TEXT = "No evaluation of this folder yet: Model > Evaluate Against Ground Truth…"
+INCLUDE_HINT = "tick “Include images the model was trained on” in the Evaluate dialog to score them too"
+TRAINED_TIP = "The model was trained on this image: its score says little about how it does on new images"
 
 
 class NumberItem(QTableWidgetItem):
@@ -53,7 +62,7 @@ class ReportWidget(QWidget):
         self.state = state
         self.report: MetricReport | None = None
         self.folder: Path | None = None
-        self.summary_label = QLabel("No evaluation yet: Model > Evaluate Against Ground Truth…")
+        self.summary_label = QLabel(EMPTY_TEXT)
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.html_button = QPushButton("Open Report")
@@ -61,11 +70,12 @@ class ReportWidget(QWidget):
         self.folder_button = QPushButton("Open Folder")
         for button in (self.html_button, self.pdf_button, self.folder_button):
             button.setEnabled(False)
-        self.html_button.clicked.connect(lambda: self._open(self.folder / HTML_REPORT))
-        self.pdf_button.clicked.connect(lambda: self._open(self.folder / PDF_REPORT))
-        self.folder_button.clicked.connect(lambda: self._open(self.folder))
+        self.html_button.clicked.connect(lambda: open_with_system(self, self.folder / HTML_REPORT))
+        self.pdf_button.clicked.connect(lambda: open_with_system(self, self.folder / PDF_REPORT))
+        self.folder_button.clicked.connect(lambda: open_with_system(self, self.folder))
 
         self.class_table = _table(CLASS_COLUMNS)
+        self.class_table.setToolTip("Per class over all scored images, their pixels counted together")
         self.image_table = _table(IMAGE_COLUMNS)
         self.image_table.setSortingEnabled(True)
         self.image_table.setToolTip("Double-click an image to show it; click a header to sort")
@@ -84,22 +94,28 @@ class ReportWidget(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        state.dataset_changed.connect(self._on_state_dataset_changed)
 
-    def show_report(self, report: MetricReport, folder: Path, failures: int = 0) -> None:
+    def show_report(self, report: MetricReport, folder: Path, failures: int = 0,
+                    warnings: tuple[tuple[str, str], ...] = ()) -> None:
         self.report, self.folder = report, Path(folder)
-        data = report.dataset
-        model = Path(str(report.meta.get("model_file", ""))).name
-        problems = f"; {failures} image(s) could not be evaluated" if failures else ""
-        self.summary_label.setText(
-            f"<b>mIoU {_text(data['mean_iou'])}</b>, mean Dice {_text(data['mean_dice'])}, pixel accuracy "
-            f"{_text(data['pixel_accuracy'])}, mean pixel accuracy {_text(data['mean_pixel_accuracy'])}, "
-            f"frequency-weighted IoU {_text(data['frequency_weighted_iou'])} — {model} on "
-            f"{len(report.images)} image(s){problems}")
+        self.summary_label.setText(_summary_html(report, failures, len(warnings)))
+        self.summary_label.setToolTip("\n".join(f"{Path(path).name}: {note}" for path, note in warnings))
         self.html_button.setEnabled((self.folder / HTML_REPORT).is_file())
         self.pdf_button.setEnabled((self.folder / PDF_REPORT).is_file())
         self.folder_button.setEnabled(True)
         self._fill_classes(report)
         self._fill_images(report)
+
+    def clear(self) -> None:
+        """Back to the empty panel (another folder is open)."""
+        self.report = self.folder = None
+        self.summary_label.setText(EMPTY_TEXT)
+        self.summary_label.setToolTip("")
+        for button in (self.html_button, self.pdf_button, self.folder_button):
+            button.setEnabled(False)
+        self.class_table.setRowCount(0)
+        self.image_table.setRowCount(0)
 
     def _fill_classes(self, report: MetricReport) -> None:
         rows = report.dataset["per_class"]
@@ -116,18 +132,25 @@ class ReportWidget(QWidget):
     def _fill_images(self, report: MetricReport) -> None:
         table = self.image_table
         names = report.classes.names[:MAX_CLASS_COLUMNS]
+        marked = any(entry.get("trained_on") for entry in report.images)
+        columns = [*IMAGE_COLUMNS, *([TRAINED_COLUMN] if marked else []), *(f"IoU {n}" for n in names)]
         table.setSortingEnabled(False)
         table.clear()
-        table.setColumnCount(len(IMAGE_COLUMNS) + len(names))
-        table.setHorizontalHeaderLabels([*IMAGE_COLUMNS, *(f"IoU {n}" for n in names)])
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
         table.setRowCount(len(report.images))
         for r, summary in enumerate(report.images):
             name = QTableWidgetItem(summary["name"])
             name.setData(NAME_ROLE, summary["name"])
             cells = [name, NumberItem(summary["mean_iou"]), NumberItem(summary["mean_dice"]),
                      NumberItem(summary["pixel_accuracy"])]
+            trained = bool(summary.get("trained_on"))
+            if marked:
+                cells.append(QTableWidgetItem("yes" if trained else "no"))
             cells += [NumberItem(row["iou"]) for row in summary["per_class"][:MAX_CLASS_COLUMNS]]
             for c, item in enumerate(cells):
+                if trained:
+                    _mark_trained(item)
                 table.setItem(r, c, item)
         table.setSortingEnabled(True)
         table.sortItems(1, Qt.SortOrder.AscendingOrder)  # worst first
@@ -139,12 +162,31 @@ class ReportWidget(QWidget):
 
     def _on_image_double_clicked(self, item: QTableWidgetItem) -> None:
         name = self.image_table.item(item.row(), 0).data(NAME_ROLE)
-        if name:
-            self.state.request_image(name)
+        if not name:
+            return
+        if not self._in_open_folder(name):
+            evaluated = self.report.meta.get("data_dir", "the evaluated folder")  # rows exist with a report
+            self.state.message.emit(f"{name} is not in this folder; open {evaluated} to see it.")
+            return
+        self.state.request_image(name)
 
-    @staticmethod
-    def _open(path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+    def _in_open_folder(self, name: str) -> bool:
+        index = self.state.index
+        if index is None:
+            return False
+        try:
+            index.sample(name)
+        except DatasetError:
+            return False
+        return True
+
+    def _on_state_dataset_changed(self) -> None:
+        """Results of another folder are not shown beside this one (they would name images it lacks)."""
+        if self.report is None:
+            return
+        index, evaluated = self.state.index, Path(str(self.report.meta.get("data_dir", "")))
+        if index is None or Path(index.root).resolve() != evaluated:
+            self.clear()
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
@@ -156,6 +198,35 @@ def _table(columns: tuple[str, ...]) -> QTableWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def _summary_html(report: MetricReport, failures: int, warnings: int) -> str:
+    """Headline figures (on the images never trained on first, when training images were scored too),
+    then which images were scored and what went wrong."""
+    data, held_out = report.dataset, report.held_out
+    trained = sum(bool(entry.get("trained_on")) for entry in report.images)
+    model = Path(str(report.meta.get("model_file", ""))).name
+    if held_out is not None and trained:
+        figures = (f"<b>mIoU {_text(held_out['mean_iou'])}</b> on the {image_count(len(report.images) - trained)} "
+                   f"never trained on ({_text(data['mean_iou'])} on all {len(report.images)} scored), mean Dice "
+                   f"{_text(held_out['mean_dice'])}, pixel accuracy {_text(held_out['pixel_accuracy'])}")
+    else:
+        figures = (f"<b>mIoU {_text(data['mean_iou'])}</b>, mean Dice {_text(data['mean_dice'])}, pixel accuracy "
+                   f"{_text(data['pixel_accuracy'])}, mean pixel accuracy {_text(data['mean_pixel_accuracy'])}, "
+                   f"frequency-weighted IoU {_text(data['frequency_weighted_iou'])}")
+    scope = report.describe_scope(INCLUDE_HINT) or f"scored {len(report.images)} image(s)"
+    problems = ([f"{failures} image(s) could not be evaluated"] if failures else []) \
+        + ([f"{warnings} scored with a warning (hover for details)"] if warnings else [])
+    return (f"{figures} — {escape(model)}<br>{escape(scope[:1].upper() + scope[1:])}."
+            + (f"<br>{'; '.join(problems)}." if problems else ""))
+
+
+def _mark_trained(item: QTableWidgetItem) -> None:
+    font = item.font()
+    font.setItalic(True)
+    item.setFont(font)
+    item.setForeground(QColor(120, 120, 120))
+    item.setToolTip(TRAINED_TIP)
 
 
 def _text(value: float | None) -> str:

@@ -1,10 +1,12 @@
 """Batch segmentation from the window: answers AppState.segmentation_requested by running core's folder
 prediction in a background task. Each mask lands in the dataset's workspace (predictions_dir) and in AppState
-as soon as it is written, so overlays appear while the rest is running; failures are listed at the end.
-Closing the window or opening another folder cancels the run; finished masks stay."""
+as soon as it is written, so overlays appear while the rest is running; progress follows the tiles of a
+large image. Failures are listed at the end. Closing the window or opening another folder cancels the run;
+finished masks stay."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -19,6 +21,9 @@ from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
 from gui.segmented_image import SegmentedImage
 from gui.state import AppState
 from gui.workers import TaskContext
+
+PROGRESS_INTERVAL_S = 0.25
+"""Progress reaches the window at most this often (tile batches on a GPU finish far faster)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class SegmentSummary:
     cancelled: bool = False
     seconds: float = 0.0
     backend: str = ""
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, note): segmented, e.g. NaN pixels
 
 
 def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
@@ -58,12 +64,28 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
         ctx.partial(SegmentedImage(names[image_path], str(mask_path), read_mask(mask_path)))
 
     result = predict_folder(predictor, [path for _, path in job.images], job.output_dir,
-                            progress=lambda done, total, _eta: ctx.progress(done, total),
-                            cancel=ctx.cancelled, on_result=on_result)
+                            progress=ThrottledProgress(ctx), cancel=ctx.cancelled, on_result=on_result,
+                            within_images=True)
     summary = SegmentSummary(len(result.written), len(job.images), [(str(p), m) for p, m in result.failures],
-                             result.cancelled, result.seconds, predictor.backend_reason)
+                             result.cancelled, result.seconds, predictor.backend_reason,
+                             [(str(p), m) for p, m in result.warnings])
     ctx.partial(summary)
     return summary
+
+
+class ThrottledProgress:
+    """Passes core's folder progress (tile by tile) to the task at most every PROGRESS_INTERVAL_S, and the
+    last step always, so the window repaints the progress line a few times a second."""
+
+    def __init__(self, ctx: TaskContext):
+        self.ctx = ctx
+        self.last_sent = float("-inf")
+
+    def __call__(self, done: float, total: int, seconds_left: float) -> None:
+        now = time.monotonic()
+        if done >= total or now - self.last_sent >= PROGRESS_INTERVAL_S:
+            self.last_sent = now
+            self.ctx.progress(done, total, seconds_left)
 
 
 class SegmentationController(JobController):
@@ -77,6 +99,7 @@ class SegmentationController(JobController):
                                      settings.value("segment/fast", False, type=bool))
         self.last_summary: SegmentSummary | None = None
         self._index = None  # the dataset the running job writes for
+        self._segment_on_open: tuple[Path, str] | None = None  # (folder, model file) to run once it is open
         state.segmentation_requested.connect(self._on_state_segmentation_requested)
         state.dataset_changed.connect(self._on_state_dataset_changed)
 
@@ -94,6 +117,11 @@ class SegmentationController(JobController):
         if choice.model_path != self.state.model_path:
             self.state.set_model(choice.model_path)
         self.state.request_segmentation(choice.model_path, choice.names)
+
+    def segment_when_opened(self, folder: str | Path, model_path: str) -> None:
+        """Once `folder` is the open dataset, run `model_path` on its images that have no prediction yet
+        (Open Sample Dataset: the starter model segments the sample without being asked)."""
+        self._segment_on_open = (Path(folder).resolve(), model_path)
 
     # running ------------------------------------------------------------------------------------
     def _on_state_segmentation_requested(self, model_path: str, names) -> None:
@@ -128,26 +156,52 @@ class SegmentationController(JobController):
 
     def _on_job_finished(self, summary: SegmentSummary) -> None:
         self.finished.emit(summary)
+        self._segment_opened_folder()
 
     def _on_job_cancelled(self) -> None:
         if self.last_summary is not None:  # None when cancelled before the model was loaded
             self.finished.emit(self.last_summary)
+        self._segment_opened_folder()  # a folder opened during the run may want its own
 
     def _report(self, summary: SegmentSummary) -> None:
         what = "cancelled after" if summary.cancelled else "done:"
         self.state.message.emit(f"Segmentation {what} {summary.done} of {summary.total} image(s) in "
                                 f"{format_duration(summary.seconds)}"
-                                + (f"; {len(summary.failures)} failed" if summary.failures else ""))
-        if not summary.failures:
+                                + (f"; {len(summary.failures)} failed" if summary.failures else "")
+                                + (f"; {len(summary.warnings)} with a warning" if summary.warnings else ""))
+        if not summary.failures and not summary.warnings:
             return
-        listed = "".join(f"<li>{escape(Path(path).name)}: {escape(problem)}</li>"
-                         for path, problem in summary.failures[:10])
-        more = f"<p>… and {len(summary.failures) - 10} more (see details).</p>" if len(summary.failures) > 10 else ""
-        show_failure(self._window, "Some images could not be segmented",
-                     f"<p>{len(summary.failures)} of {summary.total} image(s) failed; the others were "
-                     f"segmented.</p><ul>{listed}</ul>{more}",
-                     "\n".join(f"{path}: {problem}" for path, problem in summary.failures))
+        parts = []
+        if summary.failures:
+            parts.append(f"<p>{len(summary.failures)} of {summary.total} image(s) failed; the others were "
+                         f"segmented.</p>{_listed(summary.failures)}")
+        if summary.warnings:
+            parts.append(f"<p>{len(summary.warnings)} image(s) were segmented with a warning:</p>"
+                         f"{_listed(summary.warnings)}")
+        title = "Some images could not be segmented" if summary.failures else "Some images need a look"
+        show_failure(self._window, title, "".join(parts),
+                     "\n".join(f"{path}: {text}" for path, text in [*summary.failures, *summary.warnings]))
 
     def _on_state_dataset_changed(self) -> None:
         if self.state.index is not self._index:
             self.cancel()
+        self._segment_opened_folder()
+
+    def _segment_opened_folder(self) -> None:
+        """The run segment_when_opened asked for, once its folder is open and no other run is (still) going."""
+        index = self.state.index
+        if index is None or self._segment_on_open is None or self.running:
+            return
+        (folder, model_path), self._segment_on_open = self._segment_on_open, None
+        missing = [s.name for s in index.samples if s.name not in self.state.predictions]
+        if Path(index.root).resolve() == folder and missing:
+            if not self.state.model_path:
+                self.state.set_model(model_path)
+            self.state.request_segmentation(model_path, missing)
+
+
+def _listed(entries: list[tuple[str, str]], shown: int = 10) -> str:
+    """The first `shown` (file, text) entries as an HTML list, and how many more there are."""
+    items = "".join(f"<li>{escape(Path(path).name)}: {escape(text)}</li>" for path, text in entries[:shown])
+    more = f"<p>… and {len(entries) - shown} more (see details).</p>" if len(entries) > shown else ""
+    return f"<ul>{items}</ul>{more}"

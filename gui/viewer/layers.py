@@ -2,7 +2,7 @@
 document, the overlay settings and the class table.
 
 Layers (gui.state.LAYERS): truth (the editable mask), prediction, both (truth below; prediction as a
-light outline above), difference (missed / extra / wrong class, see overlay_colours.DIFFERENCE_KINDS),
+light outline above), difference (missed / extra / wrong class, see core.difference_colours),
 none. Outline-only draws class boundaries instead of filled classes. Derived pixels (outlines, the
 difference, 8-bit copies of 16-bit masks) are computed band by band with a zero-delay timer (at most
 BAND_BUDGET_S per turn of the event loop), and recomputed only where the mask is edited.

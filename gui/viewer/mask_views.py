@@ -13,18 +13,19 @@ import cv2
 import numpy as np
 
 from core.classes import IGNORE_INDEX
+from core.difference_colours import EXTRA, MISSED, WRONG_CLASS
 
 Region = tuple[int, int, int, int]
 BAND_PIXELS = 1 << 20  # about 5 ms of work per band on a slow laptop core
 _KERNEL = np.ones((3, 3), dtype=np.uint8)
 
-# difference codes (colours and names in overlay_colours.DIFFERENCE_KINDS); see difference_into
+# difference codes (core.difference_colours) by lookup tables, for speed; see difference_into
 _TRUTH_STATE = np.full(256, 4, dtype=np.uint8)  # 0 background, 4 object, 8 unlabeled
 _TRUTH_STATE[0], _TRUTH_STATE[IGNORE_INDEX] = 0, 8
 _PREDICTED_STATE = np.full(256, 2, dtype=np.uint8)  # 0 background (or unlabeled), 2 object
 _PREDICTED_STATE[0], _PREDICTED_STATE[IGNORE_INDEX] = 0, 0
 _CODE_OF_KEY = np.zeros(256, dtype=np.uint8)  # key = truth state + predicted state + (same value)
-_CODE_OF_KEY[[2, 4, 6]] = (2, 1, 3)  # extra, missed, wrong class
+_CODE_OF_KEY[[2, 4, 6]] = (EXTRA.code, MISSED.code, WRONG_CLASS.code)
 
 
 def clip_region(region: Region | None, shape: tuple[int, int], grow: int = 0) -> Region:
@@ -59,9 +60,8 @@ def outline_into(mask: np.ndarray, out: np.ndarray, region: Region) -> None:
 
 
 def difference_into(truth: np.ndarray, predicted: np.ndarray, out: np.ndarray, region: Region) -> None:
-    """out[region] = 1 where a ground-truth object was predicted as background (missed), 2 where an
-    object was predicted on ground-truth background (extra), 3 where both have an object of different
-    classes (wrong class), 0 where they agree or the truth is unlabeled."""
+    """out[region] = the difference code of each pixel, as core.difference_colours.difference_codes
+    gives it for 8-bit masks: missed, extra or wrong class; 0 where they agree or the truth is unlabeled."""
     top, left, bottom, right = region
     if bottom <= top or right <= left:
         return

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.classes import RGB, colour_hex
-from gui.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
+from core.difference_colours import DIFFERENCE_KINDS
+from gui.overlay_colours import OUTLINE_TINT
 from gui.state import LAYERS, AppState
 
 LAYER_TITLES = {

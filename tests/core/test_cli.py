@@ -17,6 +17,7 @@ from PIL import Image
 from core.cli import run_cli
 from core.data.index import DatasetIndex
 from core.metrics import ConfusionMatrix
+from core.models.model_file import read_model_spec
 from tests.conftest import REPO
 from tests.core.synthetic import write_dataset
 
@@ -89,7 +90,8 @@ def test_evaluate_report_matches_core_metrics(trained, tmp_path):
 
     data, model = trained
     report = tmp_path / "report"
-    assert run_cli(["evaluate", str(model), str(data), "--report", str(report), "--backend", "torch"]) == 0
+    assert run_cli(["evaluate", str(model), str(data), "--report", str(report), "--backend", "torch",
+                    "--include-training"]) == 0
     metrics = json.loads((report / "metrics.json").read_text())
     predictor = Predictor.from_file(model, PredictOptions(backend="torch"))
     index = DatasetIndex.scan(data)
@@ -101,7 +103,31 @@ def test_evaluate_report_matches_core_metrics(trained, tmp_path):
     with open(report / "per_image.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(r["name"] for r in rows) == sorted(s.name for s in index.labeled)
+    trained_on = set(read_model_spec(model).training["train_images"])
+    assert {r["name"]: r["trained_on"] for r in rows} == {r["name"]: "yes" if r["name"] in trained_on else "no"
+                                                           for r in rows}
     assert (report / "per_class.csv").is_file()
+
+
+def test_evaluate_scores_only_images_the_model_never_trained_on_and_says_so(trained, tmp_path):
+    """Issue 11.3: the images a model was trained on were scored with no word about it."""
+    data, model = trained
+    training = read_model_spec(model).training
+    held_out = sorted(training["val_images"])
+    command = [sys.executable, "main.py", "evaluate", str(model), str(data), "--report", str(tmp_path / "report"),
+               "--backend", "torch", "--device", "cpu"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (f"scored {len(held_out)} image{'s' * (len(held_out) != 1)} the model never trained on; left out "
+            f"{len(training['train_images'])} it was trained on (use --include-training to score them too)"
+            in result.stdout)
+    with open(tmp_path / "report" / "per_image.csv", encoding="utf-8-sig") as handle:
+        assert sorted(row["name"] for row in csv.DictReader(handle)) == held_out
+
+    result = subprocess.run([*command, "--include-training"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "it was trained on (marked “trained on”)" in result.stdout
+    assert "images never trained on: mIoU" in result.stdout and "all 6 images: mIoU" in result.stdout
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -49,22 +49,25 @@ def test_report_files_are_written_and_read_back_equal_to_the_summaries(tmp_path,
     assert report.dataset == dataset.summary(CLASSES.names)
     assert report.dataset_matrix() == dataset
     assert [entry["name"] for entry in report.images] == ["a.png", "b.png"]
-    assert report.images[0] == {"name": "a.png", "image_path": "/data/a.png", **results[0].matrix.summary(CLASSES.names)}
+    assert report.images[0] == {"name": "a.png", "image_path": "/data/a.png", "trained_on": False,
+                                **results[0].matrix.summary(CLASSES.names)}
     assert report.results() == results
     document = json.loads((out / METRICS_JSON).read_text(encoding="utf-8"))
-    assert document["version"] == 1 and set(document) == {"version", "meta", "classes", "dataset", "images"}
+    assert document["version"] == 1
+    assert set(document) == {"version", "meta", "classes", "dataset", "held_out", "images"}
+    assert document["held_out"] is None  # no scope in the meta: unknown
     assert document["images"][0]["per_class"][2]["iou"] is None  # nan -> null
 
 
 def test_per_image_csv_has_one_row_per_image_and_empty_cells_for_nan(tmp_path, results):
     write_metric_report(tmp_path, results, CLASSES, META)
     header, *rows = read_csv(tmp_path / "per_image.csv")
-    assert header == ["name", "image_path", "pixel_accuracy", "mean_iou", "mean_dice",
+    assert header == ["name", "image_path", "trained_on", "pixel_accuracy", "mean_iou", "mean_dice",
                       "iou_background", "iou_nucleus", "iou_débris",
                       "dice_background", "dice_nucleus", "dice_débris"]
     assert len(rows) == 2
     row_a = dict(zip(header, rows[0], strict=True))
-    assert row_a["name"] == "a.png" and row_a["image_path"] == "/data/a.png"
+    assert row_a["name"] == "a.png" and row_a["image_path"] == "/data/a.png" and row_a["trained_on"] == "no"
     assert float(row_a["pixel_accuracy"]) == pytest.approx(9 / 12)
     assert float(row_a["iou_background"]) == pytest.approx(5 / 8)  # 5 / (6 + 7 - 5)
     assert float(row_a["mean_iou"]) == pytest.approx(results[0].matrix.mean_iou())
@@ -95,7 +98,7 @@ def test_duplicate_class_names_get_distinct_columns(tmp_path, results):
     classes = ClassTable.from_names(["cell", "cell", "edge"])
     write_metric_report(tmp_path, results, classes, {})
     header = read_csv(tmp_path / "per_image.csv")[0]
-    assert header[5:8] == ["iou_cell_0", "iou_cell_1", "iou_edge"]
+    assert header[6:9] == ["iou_cell_0", "iou_cell_1", "iou_edge"]
 
 
 def test_rewriting_replaces_the_report(tmp_path, results):
@@ -119,3 +122,21 @@ def test_bad_inputs_and_bad_files_raise_typed_errors(tmp_path, results):
     (tmp_path / METRICS_JSON).write_text("{not json")
     with pytest.raises(SegLabError, match="not valid JSON"):
         read_metric_report(tmp_path)
+
+
+def test_trained_on_rows_are_marked_and_held_out_images_summed_apart(tmp_path, results):
+    """Issue 11.3: with the training images included, both figures are written and those rows marked."""
+    from core.evaluation_scope import EvaluationScope
+
+    scope = EvaluationScope.of({"train_images": ["b.png"], "val_images": ["a.png"]}, ["a.png", "b.png"],
+                               include_training=True)
+    marked = [results[0], ImageResult("b.png", "/data/b.png", results[1].matrix, trained_on=True)]
+    write_metric_report(tmp_path, marked, CLASSES, {"scope": scope.to_json()})
+    report = read_metric_report(tmp_path)
+    assert report.held_out == results[0].matrix.summary(CLASSES.names)
+    assert report.dataset == (results[0].matrix + results[1].matrix).summary(CLASSES.names)
+    assert report.results() == marked
+    assert [row[2] for row in read_csv(tmp_path / "per_image.csv")[1:]] == ["no", "yes"]
+    assert report.describe_scope() == ("scored 2 images: 1 the model never trained on and 1 it was trained on "
+                                       "(marked “trained on”)")
+    assert report.meta["scope"]["left_out"] == [] and "a copy of the training folder" in report.meta["scope"]["rule"]

@@ -12,15 +12,10 @@ import pytest
 from PIL import Image
 
 from core.classes import ClassTable
+from core.difference_colours import EXTRA, MISSED, WRONG_CLASS
 from core.metrics import ConfusionMatrix
 from core.report import ImageResult, read_metric_report, write_metric_report
-from core.report_figures import (
-    EXTRA_COLOUR,
-    MISSED_COLOUR,
-    comparison_picture,
-    difference_picture,
-    nice_ticks,
-)
+from core.report_figures import comparison_picture, difference_picture, nice_ticks
 from core.report_html import HEADLINES, image_panels, training_curves, write_html_report
 
 CLASSES = ClassTable.from_names(["background", "cell", "nucleus"])
@@ -140,16 +135,19 @@ def test_training_curves_draw_every_epoch(dataset):
     assert iou_chart.shape == loss_chart.shape
 
 
-def test_difference_picture_marks_extra_and_missed_pixels():
+def test_difference_picture_marks_missed_extra_and_wrong_class_pixels():
     truth = np.zeros((4, 4), np.uint8)
     truth[0, :2] = 1
+    truth[1, 0] = 1
     prediction = np.zeros((4, 4), np.uint8)
     prediction[0, 0] = 1
     prediction[3, 3] = 2
+    prediction[1, 0] = 2
     truth[2, 2] = 255  # unlabeled: never wrong
     prediction[2, 2] = 1
     picture = difference_picture(np.zeros((4, 4), np.uint8), truth, prediction, 3)
-    assert tuple(picture[0, 1]) == MISSED_COLOUR and tuple(picture[3, 3]) == EXTRA_COLOUR
+    assert tuple(picture[0, 1]) == MISSED.colour and tuple(picture[3, 3]) == EXTRA.colour
+    assert tuple(picture[1, 0]) == WRONG_CLASS.colour
     assert tuple(picture[0, 0]) == tuple(picture[2, 2]) == tuple(picture[1, 1])  # right or unlabeled: gray
     panels = comparison_picture(np.zeros((4, 4), np.uint8), truth, prediction, CLASSES, "caption")
     assert panels.shape[1] == 3 * 4 + 2 * 8
@@ -186,3 +184,31 @@ def test_cli_evaluate_writes_the_html_report(tmp_path, isbi_dir):
     written = read_metric_report(out)
     assert page.tables[0][2] == ["Mean IoU (mIoU)", f"{written.dataset['mean_iou']:.4f}"]
     assert len(page.images) == 1 + 2 and all(src.startswith("data:image/png;base64,") for src in page.images)
+
+
+def test_with_training_images_included_the_page_gives_both_figures_and_marks_their_rows(tmp_path, dataset):
+    """Issue 11.3: the report states what was scored, both summaries, and which rows the model trained on."""
+    from core.evaluation_scope import EvaluationScope
+
+    images, truths, predictions = dataset
+    scope = EvaluationScope.of({"train_images": ["image_0"], "val_images": []}, list(images), include_training=True)
+    results = [ImageResult(name, f"/data/{name}.tif", ConfusionMatrix(3).update(predictions[name], truths[name]),
+                           trained_on=name == "image_0") for name in images]
+    write_metric_report(tmp_path, results, CLASSES, {"scope": scope.to_json()})
+    page_text = write_html_report(tmp_path / "report.html", read_metric_report(tmp_path),
+                                  warnings=[("/data/image_2.tif", "16 pixels are NaN or infinite")]
+                                  ).read_text(encoding="utf-8")
+    page = Tables()
+    page.feed(page_text)
+    held_out = results[1].matrix + results[2].matrix
+    everything = held_out + results[0].matrix
+    summary = page.tables[0]
+    assert summary[0] == ["", "2 images never trained on", "All 3 scored images"]
+    assert summary[1:] == [[label, f"{getattr(held_out, key)():.4f}", f"{getattr(everything, key)():.4f}"]
+                           for key, label in HEADLINES]
+    assert "Scored 3 images: 2 the model never trained on and 1 it was trained on" in page_text
+    images_table = page.tables[2]
+    column = images_table[0].index("Trained on")
+    assert {row[1]: row[column] for row in images_table[1:]} == {"image_0": "yes", "image_1": "no", "image_2": "no"}
+    assert page_text.count('<tr class="trained">') == 1
+    assert page.tables[-1] == [["File", "Warning"], ["/data/image_2.tif", "16 pixels are NaN or infinite"]]

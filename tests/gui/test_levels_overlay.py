@@ -234,3 +234,14 @@ def test_difference_codes_missed_extra_wrong_class_and_ignore_unlabeled():
     out = np.zeros_like(truth)
     difference_into(truth, predicted, out, (0, 0, 1, 6))
     assert out.tolist() == [[0, 1, 0, 3, 0, 2]]
+
+
+def test_the_viewers_difference_codes_are_cores_for_any_masks():
+    from core.difference_colours import difference_codes
+
+    rng = np.random.default_rng(5)
+    truth = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(40, 50))
+    predicted = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(40, 50))
+    out = np.zeros_like(truth)
+    difference_into(truth, predicted, out, (0, 0, 40, 50))
+    np.testing.assert_array_equal(out, difference_codes(truth, predicted, 255))

@@ -127,6 +127,24 @@ def test_a_broken_image_is_listed_and_the_others_are_segmented(qtbot, main_windo
     box.close()
 
 
+def test_images_with_nan_pixels_are_segmented_and_listed_with_their_warning(qtbot, main_window, show_folder,
+                                                                           isbi_four, model_file):
+    import tifffile
+
+    image = read_image(isbi_four / "images" / "1.png").astype(np.float32)
+    image[:8, :8] = np.nan
+    tifffile.imwrite(isbi_four / "images" / "1.tif", image)
+    (isbi_four / "images" / "1.png").unlink()
+    window, state = main_window, main_window.state
+    show_folder(window, isbi_four, "0")
+    segment(qtbot, window, model_file)
+    assert sorted(state.predictions) == ["0", "1", "2", "3"]
+    box = window.findChild(QMessageBox, FAILURE_DIALOG)
+    assert box is not None and box.windowTitle() == "Some images need a look"
+    assert "1 image(s) were segmented with a warning" in box.text() and "1.tif: 64 pixels are NaN" in box.text()
+    box.close()
+
+
 def test_cancel_and_closing_the_window_stop_the_run(qtbot, main_window, show_folder, isbi_four, model_file,
                                                    monkeypatch):
     import time

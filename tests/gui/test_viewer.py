@@ -11,9 +11,10 @@ from PySide6.QtGui import QColor, QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QColorDialog, QGraphicsScene
 
 from core.classes import ClassTable
+from core.difference_colours import DIFFERENCE_KINDS
 from core.io.images import display_view, percentile_levels
 from gui.canvas import CanvasTool
-from gui.overlay_colours import DIFFERENCE_KINDS, OUTLINE_TINT
+from gui.overlay_colours import OUTLINE_TINT
 from gui.pixel_items import MaskLayerItem
 from gui.state import AppState, ImageDocument
 from gui.viewer.image_viewer import ImageViewerWidget
@@ -180,6 +181,37 @@ def test_difference_layer_shows_missed_extra_and_wrong_class(viewer, settle, dra
     document.mask[10:30, 30:35] = 1  # the truth grows over the extra region
     viewer.state.notify_mask_edited((10, 30, 30, 35))
     assert drawn_rgb(viewer, 32, 20) == (int(document.display[20, 32]),) * 3
+
+
+def test_the_report_and_the_window_colour_and_name_differences_alike(viewer, settle, drawn_rgb, tmp_path):
+    """Issue 11.4: a missed object was cyan in the report's difference picture and magenta in the window."""
+    import re
+
+    from core.metrics import ConfusionMatrix
+    from core.report import ImageResult, read_metric_report, write_metric_report
+    from core.report_figures import difference_picture
+    from core.report_html import html_report, image_panels
+    from gui.viewer.overlay_controls import OverlayControlsWidget
+
+    document = show(viewer, make_document(prediction=True), settle)
+    viewer.state.update_overlay(layer="difference", opacity=1.0)
+    settle(viewer)
+    picture = difference_picture(document.image, document.mask, document.prediction, len(CLASSES))
+    for x, y in ((12, 20), (32, 20), (60, 45)):  # missed, extra, wrong class
+        assert drawn_rgb(viewer, x, y) == tuple(int(v) for v in picture[y, x])
+
+    controls = OverlayControlsWidget(viewer.state)
+    window_legend, window_tip = controls.legend_label.text(), controls.legend_label.toolTip()
+    write_metric_report(tmp_path, [ImageResult("synthetic", "synthetic.tif", ConfusionMatrix(3).update(
+        document.prediction, document.mask))], CLASSES, {})
+    report = read_metric_report(tmp_path)
+    page = html_report(report, image_panels(report, lambda _: (document.image, document.mask, document.prediction)))
+    report_legend = re.search(r"right: differences:(.*?)</p>", page).group(1)
+    swatched_names = r"background-color:(#[0-9A-F]{6}).*?<b>([^<]+)</b>"
+    assert re.findall(swatched_names, report_legend) == re.findall(swatched_names, window_legend) == \
+        [("#FF00FF", "missed"), ("#00E5FF", "extra"), ("#FFEB3B", "wrong class")]
+    for kind in DIFFERENCE_KINDS:
+        assert f"<b>{kind.name}</b>: {kind.meaning}" in report_legend and f"{kind.name}: {kind.meaning}" in window_tip
 
 
 def test_a_16_bit_mask_is_drawn_through_an_8_bit_view(viewer, settle, drawn_rgb):
