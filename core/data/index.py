@@ -1,8 +1,10 @@
 """DatasetIndex: the samples of a dataset folder, its settings, and the problems found in it.
 
-scan() pairs images with masks from file names alone (layouts in core/data/layouts.py); validate() reads
-file headers, and with deep=True decodes masks, to find unreadable files, size mismatches and mask values
-outside the class table. Problems are data for the user to see; nothing here raises because of one file.
+scan() pairs images with masks by name, one sample per plane of a stack (layouts in core/data/layouts.py);
+validate() reads file headers, and with deep=True decodes masks, to find unreadable files, size mismatches and
+mask values outside the class table. Problems are data for the user to see; nothing here raises because of
+one file. Images are read plane by plane in their own dtype; model_image() gives what a model reads (the
+dataset's chosen channel), pixel_size_um() the calibration (the dataset's setting, else the file's).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from core.data.settings import SETTINGS_FILE, DatasetSettings
 from core.data.validation import validate_index
 from core.data.workspace import remove_killed_writes
 from core.errors import DatasetError, MaskFormatError
-from core.io.images import present_values, read_image
+from core.io.images import present_values
 from core.io.labelme import labelme_labels, labelme_to_mask, read_labelme
 from core.io.masks import MAX_PNG_CLASSES, MaskEncoding, decode_mask, read_mask, read_raw_mask
+from core.io.readers.planes import model_channels, read_plane_image
 
 __all__ = ["PROBLEM_KINDS", "DatasetIndex", "Problem", "Sample", "propose_settings"]
 
@@ -89,7 +92,28 @@ class DatasetIndex:
         return validate_index(self.samples, self.settings, deep, progress, cancel)
 
     def load_image(self, sample: Sample) -> np.ndarray:
-        return read_image(sample.image)
+        """The sample's plane, (H, W) or (H, W, C) in the file's dtype, all channels."""
+        return read_plane_image(sample.image, sample.plane)
+
+    def model_image(self, sample: Sample, in_channels: int) -> tuple[np.ndarray, str | None]:
+        """What a model with `in_channels` channels reads of the sample, and a note when a colour photo was
+        turned into gray. A 1-channel model reads the dataset's chosen channel; a multi-channel micrograph
+        without a choice raises ConfigError naming the file, the plane and its channels."""
+        where = f"{sample.image} ({sample.plane_label})" if sample.plane_label else sample.image
+        return model_channels(self.load_image(sample), in_channels, self.settings.channel, sample.channel_names,
+                              where)
+
+    def pixel_size_um(self, sample: Sample) -> tuple[float, float] | None:
+        """(y, x) µm: the dataset's pixel size setting when set, else the file's; None when neither says."""
+        if self.settings.pixel_size_um is not None:
+            return (self.settings.pixel_size_um, self.settings.pixel_size_um)
+        return sample.metadata.pixel_size_um if sample.metadata is not None else None
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """The channel names of the dataset's first image with named channels (all planes of a dataset
+        usually share them); empty for PNG/JPEG/BMP datasets."""
+        return next((s.channel_names for s in self.samples if s.channel_names), ())
 
     def load_mask(self, sample: Sample) -> np.ndarray:
         """The sample's (H, W) index mask, decoded with the dataset's settings."""

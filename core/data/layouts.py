@@ -1,5 +1,10 @@
 """Find images and their annotations in the folder layouts people use and pair them by name, from file
-names alone (no file is decoded, so thousands of files pair in milliseconds).
+names and, for files that can hold several planes (TIFF, CZI, ND2, LIF, OME-Zarr), their metadata: no pixel
+is decoded, so thousands of files pair in well under a second.
+
+Every plane of a file (z slice, time point, scene, mosaic tile) is a sample of its own, named
+<stem><plane suffix> (e.g. "stack_t2_z3"); its mask is masks/<stem><plane suffix>.png. Files with one plane
+keep the plain stem.
 
 Layouts (DatasetIndex.layout):
   folders        images/ + masks/ (or mask/, labels/, label/, annotations/, gt/, groundtruth/): same stem, any
@@ -9,7 +14,7 @@ Layouts (DatasetIndex.layout):
   labelme        <stem>.json (labelme, with "shapes") beside <stem>.<ext>
   images_only    no annotations: every sample is unlabeled
 Images live in images/ (or image/, imgs/, img/), else in the folder itself; other subfolders (test/, ...)
-are not read. Names sort naturally (2.png before 10.png); hidden files, seglab.json, .seglab/ and files
+are not read, but for OME-Zarr images (.zarr folders). Names sort naturally (2.png before 10.png); hidden files, seglab.json, .seglab/ and files
 that are not images are ignored.
 """
 
@@ -17,12 +22,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.data.settings import SETTINGS_FILE
 from core.errors import DatasetError
 from core.io.images import is_image_file
+from core.io.readers import PlaneAddress
+from core.io.readers.planes import ImagePlane, PlaneMetadata, is_plane_source, list_planes
 
 IMAGE_DIR_NAMES = ("images", "image", "imgs", "img")
 MASK_DIR_NAMES = ("masks", "mask", "labels", "label", "annotations", "gt", "groundtruth", "ground_truth")
@@ -47,16 +54,36 @@ class Problem:
 
 @dataclass(frozen=True)
 class Sample:
-    """One image and its annotation: a mask file, one binary mask per class, or a labelme file."""
+    """One image (one plane of a file) and its annotation: a mask file, one binary mask per class, or a
+    labelme file. `plane` is None for a file read whole (PNG, JPEG, BMP, single-plane TIFF); `metadata`
+    (size, channel names, pixel size) is there where the file was opened to list its planes."""
 
     image: Path
     mask: Path | None = None
     class_masks: tuple[tuple[int, Path], ...] = ()  # (class index, binary mask), in class order
     labelme: Path | None = None
+    plane: PlaneAddress | None = None
+    metadata: PlaneMetadata | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
-        return self.image.stem
+        """The file's stem plus the plane's suffix ("stack_t2_z3"): unique in a dataset, names its mask."""
+        return self.image.stem + (self.plane.suffix if self.plane is not None else "")
+
+    @property
+    def plane_label(self) -> str:
+        """What a person reads for the plane, e.g. "T2 Z3"; empty for a file with one plane."""
+        return self.plane.label if self.plane is not None else ""
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """Channel names from the file's metadata; empty where the file was not opened (PNG, JPEG, BMP)."""
+        return self.metadata.channel_names if self.metadata is not None else ()
+
+    @property
+    def image_plane(self) -> ImagePlane:
+        """The sample's plane as core.inference.predict_folder takes it (its mask is named `name`)."""
+        return ImagePlane(self.image, self.plane, self.metadata)
 
     @property
     def labeled(self) -> bool:
@@ -85,28 +112,39 @@ def pair_folder(folder: str | Path) -> Pairing:
     files, dirs = _listing(folder)
     image_dir = next((dirs[n] for n in IMAGE_DIR_NAMES if n in dirs), None)
     image_files = _listing(image_dir)[0] if image_dir is not None else []
-    images = [f for f in image_files if is_image_file(f)]
+    images = [f for f in image_files if is_plane_source(f)]
     if not images:
         image_files = files
-        images = [f for f in files if is_image_file(f)]
+        images = [f for f in files if is_plane_source(f)]
     if not images:
-        raise DatasetError(f"no images found in {folder}; SegLab reads PNG, JPEG, BMP and TIFF", folder)
+        raise DatasetError(f"no images found in {folder}; SegLab reads PNG, JPEG, BMP, TIFF (also OME-TIFF and "
+                           "ImageJ stacks), CZI, ND2, LIF and OME-Zarr", folder)
     mask_dir = next((dirs[n] for n in MASK_DIR_NAMES if n in dirs), None)
     if mask_dir is not None:
         mask_files, mask_subdirs = _listing(mask_dir)
         class_dirs = {d.name: d for d in mask_subdirs.values() if any(is_image_file(f) for f in _listing(d)[0])}
         if class_dirs:
-            return _pair_class_folders(images, mask_files, class_dirs)
-        return _pair_mask_folder(images, mask_files)
+            return _pair_class_folders(_planes_of(images), mask_files, class_dirs)
+        return _pair_mask_folder(_planes_of(images), mask_files)
     stems = {f.stem.casefold() for f in images}
     if any(_strip_suffix(f.stem.casefold()) in stems for f in images):
         return _pair_suffixed(images)
+    planes = _planes_of(images)
+    names = {s.name.casefold() for s in planes}
+    if any(_strip_suffix(f.stem.casefold()) in names for f in images):  # masks of planes: <stem>_z2_mask.png
+        return _pair_suffixed(images)
     labelme = {f.stem.casefold(): f for f in image_files if f.suffix.lower() == ".json" and _looks_labelme(f)}
-    if stems & labelme.keys():
-        samples = [Sample(f, labelme=labelme.get(f.stem.casefold())) for f in images]
-        orphans = [f for key, f in labelme.items() if key not in stems]
+    if names & labelme.keys():
+        samples = [replace(s, labelme=labelme.get(s.name.casefold())) for s in planes]
+        orphans = [f for key, f in labelme.items() if key not in names]
         return _finish("labelme", samples, orphans)
-    return Pairing("images_only", tuple(Sample(f) for f in images), ())
+    return Pairing("images_only", tuple(planes), ())
+
+
+def _planes_of(images: list[Path]) -> list[Sample]:
+    """One unpaired sample per plane of each image file (core/io/readers/planes.py)."""
+    return [Sample(plane.path, plane=plane.address, metadata=plane.metadata)
+            for path in images for plane in list_planes(path)]
 
 
 def _listing(folder: Path) -> tuple[list[Path], dict[str, Path]]:
@@ -116,9 +154,9 @@ def _listing(folder: Path) -> tuple[list[Path], dict[str, Path]]:
         for entry in entries:
             if entry.name.startswith(".") or entry.name == SETTINGS_FILE:
                 continue
-            if entry.is_dir():
+            if entry.is_dir() and not entry.name.lower().endswith(".zarr"):
                 dirs[entry.name.casefold()] = Path(entry.path)
-            elif entry.is_file():
+            elif entry.is_file() or entry.is_dir():  # an OME-Zarr image is a folder
                 files.append(Path(entry.path))
     files.sort(key=lambda p: natural_key(p.name))
     return files, dirs
@@ -148,8 +186,8 @@ def _looks_labelme(path: Path) -> bool:
         return False
 
 
-def _pair_mask_folder(images: list[Path], mask_files: list[Path]) -> Pairing:
-    image_keys = {f.stem.casefold() for f in images}
+def _pair_mask_folder(images: list[Sample], mask_files: list[Path]) -> Pairing:
+    image_keys = {s.name.casefold() for s in images}
     masks: dict[str, Path] = {}
     labelme: dict[str, Path] = {}
     duplicates: list[Problem] = []
@@ -166,14 +204,14 @@ def _pair_mask_folder(images: list[Path], mask_files: list[Path]) -> Pairing:
     orphans += [p for k, p in labelme.items() if k not in image_keys and k not in masks]
     samples = []
     for image in images:
-        key = image.stem.casefold()
+        key = image.name.casefold()
         mask = masks.get(key)
-        samples.append(Sample(image, mask, labelme=None if mask is not None else labelme.get(key)))
+        samples.append(replace(image, mask=mask, labelme=None if mask is not None else labelme.get(key)))
     return _finish("folders", samples, orphans, duplicates)
 
 
-def _pair_class_folders(images: list[Path], loose_files: list[Path], class_dirs: dict[str, Path]) -> Pairing:
-    image_keys = {f.stem.casefold() for f in images}
+def _pair_class_folders(images: list[Sample], loose_files: list[Path], class_dirs: dict[str, Path]) -> Pairing:
+    image_keys = {s.name.casefold() for s in images}
     per_image: dict[str, list[tuple[int, Path]]] = {}
     orphans: list[Path] = []
     names = sorted(class_dirs, key=natural_key)
@@ -188,20 +226,20 @@ def _pair_class_folders(images: list[Path], loose_files: list[Path], class_dirs:
                 orphans.append(path)
     loose = [Problem(p, "orphan_mask", "not inside a class folder; per-class masks go in masks/<class name>/")
              for p in loose_files if is_image_file(p)]
-    samples = [Sample(f, class_masks=tuple(per_image.get(f.stem.casefold(), ()))) for f in images]
+    samples = [replace(s, class_masks=tuple(per_image.get(s.name.casefold(), ()))) for s in images]
     return replace(_finish("class_folders", samples, orphans, loose), class_folders=tuple(names))
 
 
 def _pair_suffixed(files: list[Path]) -> Pairing:
     """Every file with a mask suffix is a mask; the others are images."""
-    images = [f for f in files if _strip_suffix(f.stem.casefold()) is None]
-    image_keys = {f.stem.casefold() for f in images}
+    images = _planes_of([f for f in files if _strip_suffix(f.stem.casefold()) is None or not is_image_file(f)])
+    image_keys = {s.name.casefold() for s in images}
     masks: dict[str, Path] = {}
     orphans: list[Path] = []
     duplicates: list[Problem] = []
     for path in files:
         base = _strip_suffix(path.stem.casefold())
-        if base is None:
+        if base is None or not is_image_file(path):
             continue
         if base not in image_keys:
             orphans.append(path)
@@ -209,7 +247,7 @@ def _pair_suffixed(files: list[Path]) -> Pairing:
             duplicates.append(_duplicate(path, masks[base]))
         else:
             masks[base] = path
-    samples = [Sample(f, masks.get(f.stem.casefold())) for f in images]
+    samples = [replace(s, mask=masks.get(s.name.casefold())) for s in images]
     return _finish("suffix", samples, orphans, duplicates)
 
 

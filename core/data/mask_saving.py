@@ -1,8 +1,9 @@
 """Saving an edited mask where the dataset keeps it, in the dataset's own format.
 
 - Where: the sample's own annotation (mask file, one binary mask per class folder, or labelme JSON); for an
-  unlabeled image, where a rescan pairs it: beside the other masks with their naming (masks/<stem>.png,
-  <stem>_mask.png...), <stem>.json in labelme folders, masks/<stem>.png in a folder of images only.
+  unlabeled image, where a rescan pairs it: beside the other masks with their naming (masks/<name>.png,
+  <name>_mask.png...), <name>.json in labelme folders, masks/<name>.png in a folder of images only; <name> is
+  the sample's: the file's stem plus its plane's suffix for a plane of a stack ("stack_t2_z3").
 - How: core/io/mask_formats.py learns the format from the file itself or a sibling mask; datasets without
   masks get SegLab's paletted index PNG. Labelme datasets get labelme JSON: the editor's polygons when
   they paint exactly the mask, else the mask traced exactly.
@@ -75,7 +76,7 @@ def annotation_target(index: DatasetIndex, sample: Sample) -> AnnotationTarget:
     if index.layout == "class_folders":
         return _class_mask_target(index, sample)
     if index.layout == "labelme":
-        return AnnotationTarget("labelme", (sample.image.with_suffix(".json"),))
+        return AnnotationTarget("labelme", (sample.image.parent / f"{sample.name}.json",))
     reference = next((s for s in index.samples if s.mask is not None), None)
     if reference is not None and index.layout in ("folders", "suffix"):
         folder = reference.mask.parent if index.layout == "folders" else sample.image.parent
@@ -90,8 +91,9 @@ def annotation_target(index: DatasetIndex, sample: Sample) -> AnnotationTarget:
 
 
 def _name_suffix(reference: Sample) -> str:
-    """'_mask' when the reference mask is <stem>_mask.<ext>; '' when it shares the image's stem."""
-    stem, image = reference.mask.stem, reference.image.stem
+    """'_mask' when the reference mask is <name>_mask.<ext>; '' when it shares the sample's name (stem and
+    plane suffix)."""
+    stem, image = reference.mask.stem, reference.name
     extra = stem[len(image):] if stem.casefold().startswith(image.casefold()) else ""
     return extra if extra.casefold() in MASK_SUFFIXES else ""
 

@@ -14,6 +14,7 @@ from core.errors import ImageReadError, MaskFormatError
 from core.io.images import read_image_info
 from core.io.labelme import labelme_to_mask, read_labelme
 from core.io.masks import decode_mask, out_of_range_values, read_raw_mask, single_nonzero_channel
+from core.io.readers import open_source
 
 _CHANNEL_NAMES = ("red", "green", "blue", "alpha")
 _VALUES_SHOWN = 8
@@ -37,7 +38,7 @@ def validate_index(samples: Iterable[Sample], settings: DatasetSettings, deep: b
 
 
 def _check_sample(sample: Sample, settings: DatasetSettings, deep: bool) -> list[Problem]:
-    image_size, problems = _read_header(sample.image)
+    image_size, problems = _plane_size(sample) if sample.plane is not None else _read_header(sample.image)
     if sample.mask is not None:
         found = _check_mask_file(sample.mask, image_size)
         if deep and not _unreadable(found):
@@ -67,6 +68,19 @@ def _read_header(path: Path) -> tuple[Size | None, list[Problem]]:
     except ImageReadError as exc:
         return None, [Problem(path, "unreadable", exc.reason)]
     return (info.width, info.height), []
+
+
+def _plane_size(sample: Sample) -> tuple[Size | None, list[Problem]]:
+    """A plane's size from the metadata the scan read; a file whose metadata could not be read is opened
+    again for the reason."""
+    if sample.metadata is not None:
+        height, width = sample.metadata.shape
+        return (width, height), []
+    try:
+        open_source(sample.image).close()
+    except ImageReadError as exc:
+        return None, [Problem(sample.image, "unreadable", exc.reason)]
+    return None, []
 
 
 def _check_mask_file(path: Path, image_size: Size | None) -> list[Problem]:

@@ -57,7 +57,7 @@ def remove_killed_writes(dataset_root: str | Path, data_folders: Iterable[Path] 
     """Remove the temporary files that killed writes left in the dataset's root, its visible subfolders,
     `data_folders` (where its images and masks are) and its workspace folders; nothing is created."""
     root = Path(dataset_root).resolve()
-    folders = {root, *(Path(f) for f in data_folders)}
+    folders = {root, *(Path(f).resolve() for f in data_folders)}
     for parent in (root, root / WORKSPACE_NAME, _fallback_dir(root)):
         try:
             with os.scandir(parent) as entries:

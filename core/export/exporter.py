@@ -2,13 +2,13 @@
 
 Layout of the output folder (per-image formats get a folder each, the file named after the image):
   masks/<name>.png          paletted index PNG (value = class index), the default
-  label_tiff/<name>.tif     label TIFF
+  label_tiff/<name>.tif     label TIFF (an OME-TIFF carrying the pixel size where it is known)
   colour_masks/<name>.png   RGB in the class colours
   overlays/<name>.png       the image with the coloured mask blended, for slides
   labelme/<name>.json       polygons for labelme (pixel-centre convention, exact: core/io/labelme.py)
   imagej_rois/<name>.zip    ImageJ/Fiji ROI set
   coco.json                 COCO instance annotations of all images
-  measurements.csv          area, fraction, object count and mean object size per image and class
+  measurements.csv          area, fraction, object count and mean object size per image and class (px, µm²)
 Every file is written atomically. Nothing is overwritten unless the request says so: existing_files()
 lists what would be. A mask or image that cannot be read is reported and the others carry on.
 """
@@ -32,9 +32,10 @@ from core.export.masks_export import write_colour_png, write_index_png, write_la
 from core.export.measurements import measure_mask, write_measurements_csv
 from core.export.outlines import mask_objects
 from core.io.atomic import write_error
-from core.io.images import read_image
 from core.io.labelme import mask_to_labelme
 from core.io.masks import ignore_index_for, out_of_range_values, read_mask
+from core.io.readers import PlaneAddress
+from core.io.readers.planes import read_plane_image
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,14 @@ def export_format(key: str) -> ExportFormat:
 
 @dataclass(frozen=True)
 class ExportItem:
-    """One image and how to get its mask (a prediction file, or the dataset's decoded ground truth)."""
+    """One image (a plane of a file) and how to get its mask (a prediction file, or the dataset's decoded
+    ground truth); its pixel size (y, x) µm goes into measurements and label TIFFs where known."""
 
     name: str
     image_path: Path
     load_mask: Callable[[], np.ndarray]
+    plane: PlaneAddress | None = None
+    pixel_size_um: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,14 +112,18 @@ class ExportResult:
 def prediction_items(index, predictions: Mapping[str, str], names: Iterable[str] | None = None) -> list[ExportItem]:
     """Items for predicted masks (SegLab index masks on disk) of `names` (default: every predicted image)."""
     names = list(predictions) if names is None else [n for n in names if n in predictions]
-    return [ExportItem(n, index.sample(n).image, functools.partial(read_mask, predictions[n])) for n in names]
+    return [_item(index, index.sample(n), functools.partial(read_mask, predictions[n])) for n in names]
 
 
 def truth_items(index, names: Iterable[str] | None = None) -> list[ExportItem]:
     """Items for the ground-truth masks of `names` (default: every labelled image), decoded with the
     dataset's settings."""
     samples = index.labeled if names is None else [index.sample(n) for n in names]
-    return [ExportItem(s.name, s.image, functools.partial(index.load_mask, s)) for s in samples if s.labeled]
+    return [_item(index, s, functools.partial(index.load_mask, s)) for s in samples if s.labeled]
+
+
+def _item(index, sample, load_mask: Callable[[], np.ndarray]) -> ExportItem:
+    return ExportItem(sample.name, sample.image, load_mask, sample.plane, index.pixel_size_um(sample))
 
 
 def planned_files(request: ExportRequest) -> list[Path]:
@@ -186,7 +194,7 @@ class _ExportRun:
             if self.coco is not None:
                 self.coco.add(item.image_path, mask, objects)
             if self.measurements is not None:
-                self.measurements += measure_mask(item.name, mask, self.request.classes)
+                self.measurements += measure_mask(item.name, mask, self.request.classes, item.pixel_size_um)
         except (SegLabError, OSError) as exc:
             self.result.failures.append((item.name, _describe(exc)))
             return
@@ -197,6 +205,7 @@ class _ExportRun:
             return
         out = self.request.out_dir
         try:
+            out.mkdir(parents=True, exist_ok=True)  # no per-image format may have made it
             if self.coco is not None:
                 self.result.written.append(self.coco.write(out / export_format("coco").target))
             if self.measurements is not None:
@@ -226,10 +235,10 @@ class _ExportRun:
 
 _PER_IMAGE_WRITERS = {
     "index_png": lambda target, item, mask, classes: write_index_png(target, mask, classes),
-    "label_tiff": lambda target, item, mask, classes: write_label_tiff(target, mask, classes),
+    "label_tiff": lambda target, item, mask, classes: write_label_tiff(target, mask, classes, item.pixel_size_um),
     "colour_png": lambda target, item, mask, classes: write_colour_png(target, mask, classes),
-    "overlay_png": lambda target, item, mask, classes: write_overlay_png(target, read_image(item.image_path),
-                                                                         mask, classes),
+    "overlay_png": lambda target, item, mask, classes: write_overlay_png(
+        target, read_plane_image(item.image_path, item.plane), mask, classes),
     "labelme": lambda target, item, mask, classes: mask_to_labelme(target, mask, classes, item.image_path),
 }
 """(target file, item, mask, classes) -> written path, for the per-image formats but ImageJ ROIs (which

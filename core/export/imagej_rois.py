@@ -5,6 +5,10 @@ its pixel edges, as Fiji's wand tool makes them, so Fiji's mask and area of the 
 pixels. An object with holes becomes a composite (shape) ROI: its outline and its holes' outlines as
 sub-paths, which ImageJ fills with the even-odd rule. ROIs are named "<class name>-<number>" and drawn in
 the class colour; written with the roifile package.
+
+ROI files hold pixel coordinates only (ImageJ's format has no calibration field): Fiji measures a ROI in the
+calibration of the image it is put on. The calibrated original, or SegLab's label TIFF export (which carries
+the pixel size), gives areas in µm².
 """
 
 from __future__ import annotations

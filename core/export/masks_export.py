@@ -8,18 +8,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import tifffile
 from PIL import Image
 
 from core.classes import ClassTable
 from core.errors import MaskFormatError
 from core.io.atomic import write_atomic
 from core.io.images import display_view, percentile_levels
-from core.io.masks import ignore_index_for, write_mask
+from core.io.masks import MAX_PNG_CLASSES, ignore_index_for, write_mask
 
 OVERLAY_OPACITY = 0.45
 """How strongly a class colour covers the image in overlays (the viewer's default opacity)."""
 
 UNLABELED_COLOUR = (255, 255, 255)
+_MICROMETRES_PER_CM = 1e4
 
 
 def write_index_png(path: str | Path, mask: np.ndarray, classes: ClassTable) -> Path:
@@ -27,9 +29,24 @@ def write_index_png(path: str | Path, mask: np.ndarray, classes: ClassTable) -> 
     return write_mask(Path(path).with_suffix(".png"), mask, classes)
 
 
-def write_label_tiff(path: str | Path, mask: np.ndarray, classes: ClassTable) -> Path:
-    """Single-channel TIFF of class indices (8-bit, 16-bit past 255 classes), e.g. for Fiji or napari."""
-    return write_mask(Path(path).with_suffix(".tif"), mask, classes)
+def write_label_tiff(path: str | Path, mask: np.ndarray, classes: ClassTable,
+                     pixel_size_um: tuple[float, float] | None = None) -> Path:
+    """Single-channel TIFF of class indices (8-bit, 16-bit past 255 classes), e.g. for Fiji or napari. With
+    a pixel size (y, x) µm it is an OME-TIFF with PhysicalSizeX/Y (Bio-Formats, napari) and resolution
+    tags in pixels per centimetre (ImageJ, any TIFF reader), so areas measured there are in µm²."""
+    path = Path(path).with_suffix(".tif")
+    top = 65535 if len(classes) > MAX_PNG_CLASSES else 255
+    fits = mask.ndim == 2 and mask.dtype.kind in "iub" and (not mask.size or 0 <= mask.min() <= mask.max() <= top)
+    if pixel_size_um is None or not fits:
+        return write_mask(path, mask, classes)  # raises the MaskFormatError that names what does not fit
+    data = np.ascontiguousarray(mask, np.uint8 if top == 255 else np.uint16)
+    y, x = pixel_size_um
+    metadata = {"axes": "YX", "PhysicalSizeX": x, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": y,
+                "PhysicalSizeYUnit": "µm"}
+    write_atomic(path, lambda tmp: tifffile.imwrite(
+        tmp, data, ome=True, photometric="minisblack", compression="zlib", metadata=metadata,
+        resolution=(_MICROMETRES_PER_CM / x, _MICROMETRES_PER_CM / y), resolutionunit="CENTIMETER"))
+    return path
 
 
 def colour_mask(mask: np.ndarray, classes: ClassTable) -> np.ndarray:

@@ -16,8 +16,8 @@ from pathlib import Path
 from core.errors import Cancelled, ConfigError, SegLabError
 from core.inference.options import CancelCheck, PredictOptions
 from core.inference.predictor import Predictor, first_readable, non_finite_warning
-from core.io.images import is_image_file, read_image
 from core.io.masks import mask_suffix, write_mask
+from core.io.readers.planes import ImagePlane, is_plane_source, list_planes, model_channels
 
 READ_AHEAD = 2
 """Images read ahead of the one being predicted: enough to hide reading, little memory."""
@@ -41,49 +41,69 @@ class FolderResult:
     warnings: list[tuple[Path, str]] = field(default_factory=list)  # written, but e.g. NaN pixels left unlabeled
 
 
-def list_images(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
-    """A folder's image files (sorted, not recursive), or the given paths as they are."""
+def list_images(inputs: str | Path | Iterable[str | Path | ImagePlane]) -> list[ImagePlane]:
+    """Every plane of a folder's images (sorted, not recursive; .zarr folders count as images), or of the
+    given files; given ImagePlanes are kept as they are. A file listed twice counts once."""
     if isinstance(inputs, (str, Path)):
         folder = Path(inputs)
         if not folder.is_dir():
             raise ConfigError("the input folder does not exist", folder)
-        return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
-    return [Path(p) for p in inputs]
+        inputs = sorted(p for p in folder.iterdir() if is_plane_source(p) and (p.is_file() or p.suffix == ".zarr"))
+    items: dict[object, None] = {}
+    for given in inputs:
+        items.update(dict.fromkeys([given] if isinstance(given, ImagePlane) else list_planes(Path(given))))
+    return list(items)
 
 
-def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[str | Path],
+def read_image(item: ImagePlane):
+    """One plane's pixels, all channels (on a reader thread)."""
+    return item.read()
+
+
+def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[str | Path | ImagePlane],
                    output_dir: str | Path, options: PredictOptions | None = None,
                    progress: FolderProgress | None = None, cancel: CancelCheck | None = None,
-                   on_result: ResultCallback | None = None, *, within_images: bool = False) -> FolderResult:
-    """Predict every image and write `<output_dir>/<stem>.png` (paletted, value = class index; .tif past
-    255 classes). `model` is a model file (loaded with `options`) or a ready Predictor (its own options
-    apply). Unreadable images are listed in failures and the rest carry on; images with NaN or infinite
-    pixels (unlabeled in their masks) in warnings. Cancel returns early with cancelled=True; masks
-    already written stay. within_images: progress follows every batch of tiles too (for large images)."""
+                   on_result: ResultCallback | None = None, *, within_images: bool = False,
+                   channel: int | str | None = None) -> FolderResult:
+    """Predict every plane of every image and write `<output_dir>/<stem><plane suffix>.png` (paletted, value =
+    class index; .tif past 255 classes). `model` is a model file (loaded with `options`) or a ready Predictor
+    (its own options apply). `channel` (name or number from 0): what a 1-channel model reads of multi-channel
+    images; without it such an image fails, but 8-bit colour photos are read as gray (said once in warnings).
+    Unreadable images are listed in failures (by file; the message names the plane) and the rest carry on;
+    images with NaN or infinite pixels (unlabeled in their masks) in warnings. Cancel returns early with
+    cancelled=True; masks already written stay. within_images: progress follows every batch of tiles too."""
     predictor = model if isinstance(model, Predictor) else Predictor.from_file(model, options or PredictOptions())
     paths = list_images(inputs)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     targets, problems = mask_paths(paths, output_dir, mask_suffix(len(predictor.spec.classes)))
+    notes: dict[str, Path] = {}  # said once per run: the first image it concerns
+
+    def read_plane(item: ImagePlane):
+        image, note = model_channels(read_image(item), predictor.spec.in_channels, channel, item.channel_names, item)
+        if note is not None:
+            notes.setdefault(note, item.path)
+        return image
+
     if predictor.needs_calibration:
-        predictor.calibrate(first_readable(read_image, [p for p in paths if p in targets]))
+        predictor.calibrate(first_readable(read_plane, [p for p in paths if p in targets]))
     run = _FolderRun(predictor, len(paths), progress, on_result, within_images)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:
-        pending: deque[tuple[Path, Future]] = deque()
+        pending: deque[tuple[ImagePlane, Future]] = deque()
         upcoming = iter(p for p in paths if p in targets)
         for path in paths:
             if cancel is not None and cancel():
                 run.cancelled = True
                 break
             if path in problems:
-                run.fail(path, ConfigError(problems[path], path))
+                run.fail(path.path, ConfigError(problems[path], path.path))
                 continue
             while len(pending) <= READ_AHEAD and (ahead := next(upcoming, None)) is not None:
-                pending.append((ahead, readers.submit(read_image, ahead)))
+                pending.append((ahead, readers.submit(read_plane, ahead)))
             _, reading = pending.popleft()
             try:
-                run.predict(path, reading, targets[path], writer, cancel)
+                run.predict(path.path, reading, targets[path], writer, cancel)
             except Cancelled:
                 run.cancelled = True
                 break
@@ -92,26 +112,29 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
         run.collect_writes(wait=True)
     seconds = time.perf_counter() - run.start
     written = [targets[p] for p in paths if p in targets and targets[p] in run.written]
+    warnings = [(path, note) for note, path in notes.items()] + run.warnings
     return FolderResult(written, run.failures, run.cancelled, seconds, len(written) / seconds if seconds else 0.0,
-                        run.warnings)
+                        warnings)
 
 
-def mask_paths(paths: list[Path], output_dir: Path, suffix: str) -> tuple[dict[Path, Path], dict[Path, str]]:
-    """Mask path of each image, and for images that get none, why (it would overwrite an input image or
-    the mask of an image with the same stem)."""
-    inputs = {path.resolve() for path in paths}
-    targets: dict[Path, Path] = {}
-    problems: dict[Path, str] = {}
-    owners: dict[Path, Path] = {}
-    for path in paths:
-        target = output_dir / f"{path.stem}{suffix}"
+def mask_paths(items: list[ImagePlane], output_dir: Path,
+               suffix: str) -> tuple[dict[ImagePlane, Path], dict[ImagePlane, str]]:
+    """Mask path of each plane (<stem><plane suffix><suffix>), and for planes that get none, why (it would
+    overwrite an input image or the mask of an image with the same stem)."""
+    inputs = {item.path.resolve() for item in items}
+    targets: dict[ImagePlane, Path] = {}
+    problems: dict[ImagePlane, str] = {}
+    owners: dict[Path, ImagePlane] = {}
+    for item in items:
+        target = output_dir / f"{item.name}{suffix}"
+        where = f"{item.label}: " if item.label else ""
         if target.resolve() in inputs:
-            problems[path] = f"its mask would overwrite the image {target.name}; choose another output folder"
+            problems[item] = f"{where}its mask would overwrite the image {target.name}; choose another output folder"
         elif target in owners:
-            problems[path] = f"{owners[target].name} has the same name stem and already gets {target.name}"
+            problems[item] = f"{where}{owners[target].path.name} has the same name stem and already gets {target.name}"
         else:
-            targets[path] = target
-            owners[target] = path
+            targets[item] = target
+            owners[target] = item
     return targets, problems
 
 

@@ -1,11 +1,13 @@
 """Read micrographs in their native dtype, and normalise them for display and for the network.
 
-PNG, JPEG, BMP and TIFF; 8-bit, 16-bit and float; grayscale, RGB(A) and multi-channel TIFF.
+PNG, JPEG, BMP and TIFF read whole (stacks and microscope formats: core/io/readers); 8-bit, 16-bit and
+float; grayscale, RGB(A) and multi-channel TIFF.
 Images come back as (H, W) or (H, W, C) arrays, channels last, RGB order, never rescaled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,18 +90,65 @@ def channel_count(image: np.ndarray) -> int:
     return 1 if image.ndim == 2 else image.shape[2]
 
 
-def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """Make an (H, W[, C]) image have `channels` channels: gray is repeated, RGB is averaged to gray."""
+COLOUR_PHOTO_NOTE = ("colour (RGB) images were turned into gray (luminance) for this 1-channel model; to use one "
+                     "colour instead, choose it (--channel Red, or the dataset's channel setting)")
+_LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB2GRAY
+
+
+def match_channels(image: np.ndarray, channels: int, chosen: int | None = None,
+                   names: Sequence[str] = ()) -> np.ndarray:
+    """Make an (H, W[, C]) image have `channels` channels: gray is repeated. For a 1-channel model the
+    `chosen` channel (0-based) is taken; without a choice an 8-bit RGB(A) photo becomes luminance (callers say
+    so: COLOUR_PHOTO_NOTE) and any other multi-channel image is a ConfigError naming its channels (`names`)."""
     have = channel_count(image)
+    if channels == 1 and have > 1:
+        if chosen is not None:
+            if not 0 <= chosen < have:
+                raise ConfigError(f"channel {chosen} does not exist; this image has channels 0-{have - 1} "
+                                  f"({_channel_list(names, have)})")
+            return np.ascontiguousarray(image[:, :, chosen])
+        if is_colour_photo(image):
+            return luminance(image)
+        raise ConfigError(f"the model reads 1 channel but this image has {have}: {_channel_list(names, have)}; "
+                          "choose one with --channel NAME (or its number from 0), or set the dataset's channel")
     if have == channels:
         return image
-    if channels == 1:
-        return image[:, :, :3].mean(axis=2).astype(image.dtype)
     if have == 1:
         return np.repeat(image[:, :, None], channels, axis=2)
     if have > channels:
         return image[:, :, :channels]
     raise ConfigError(f"cannot turn a {have}-channel image into {channels} channels")
+
+
+def is_colour_photo(image: np.ndarray) -> bool:
+    """An 8-bit RGB or RGBA picture (not a multi-channel micrograph)."""
+    return image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4)
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Gray of an 8-bit RGB(A) image (alpha ignored), rounded, uint8."""
+    gray = image[:, :, :3].astype(np.float32) @ _LUMINANCE
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+
+
+def channel_index(channel: int | str | None, names: Sequence[str], count: int) -> int | None:
+    """The 0-based channel a user chose by name (any case) or number ("0", 2); None when none was chosen.
+    ConfigError naming the channels when this image has no such channel."""
+    if channel is None or count == 1:
+        return None
+    text = str(channel).strip()
+    folded = [name.casefold() for name in names]
+    if text.casefold() in folded:
+        return folded.index(text.casefold())
+    if text.isdigit() and int(text) < count:
+        return int(text)
+    raise ConfigError(f"there is no channel {text!r}; this image has {_channel_list(names, count)} "
+                      "(choose one by name or by its number from 0)")
+
+
+def _channel_list(names: Sequence[str], count: int) -> str:
+    names = list(names) if len(names) == count else [f"Channel {i + 1}" for i in range(count)]
+    return ", ".join(f"{i}: {name}" for i, name in enumerate(names))
 
 
 def value_counts(array: np.ndarray, minlength: int = 0) -> np.ndarray:

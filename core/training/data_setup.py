@@ -32,13 +32,15 @@ class TrainingData:
     skipped: tuple[str, ...]
     classes: ClassTable
     in_channels: int
+    notes: tuple[str, ...] = ()  # said once for the run, e.g. colour photos turned into gray
 
 
 def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
                           cancel: Callable[[], bool] | None = None,
                           index: DatasetIndex | None = None) -> TrainingData | None:
     """Split and load; None when cancel() turned true meanwhile.
-    in_channels: forced by a model being fine-tuned, else taken from the first image.
+    in_channels: forced by a model being fine-tuned, else 1 when the dataset names a channel to read (the
+    channel rule of DatasetIndex.model_image), else taken from the first image.
     index: config.data_dir as already scanned (the window's open folder); scanned here when not given."""
     index = dataset_index(config.data_dir, index)
     labeled = index.labeled
@@ -54,11 +56,13 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
     val_set = set(val_names)
     loaded: dict[str, LoadedSample] = {}
     skipped: list[str] = []
+    notes: list[str] = []
+    in_channels = in_channels or (1 if index.settings.channel is not None else None)
     for sample in labeled:
         if cancel is not None and cancel():
             return None
         try:
-            image = index.load_image(sample)
+            image, note = index.model_image(sample, in_channels) if in_channels else (index.load_image(sample), None)
             mask = index.load_mask(sample)
         except SegLabError as exc:
             skipped.append(str(exc))
@@ -73,11 +77,17 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
                            f"{len(classes)} classes; check the class table or the mask encoding")
             continue
         in_channels = in_channels or channel_count(image)
-        loaded[sample.name] = LoadedSample.create(sample.name, match_channels(image, in_channels), mask,
-                                                  config.normalisation)
+        try:
+            image = match_channels(image, in_channels)
+        except SegLabError as exc:
+            skipped.append(f"{sample.image}: {exc}")
+            continue
+        if note is not None and note not in notes:
+            notes.append(note)
+        loaded[sample.name] = LoadedSample.create(sample.name, image, mask, config.normalisation)
     train = [loaded[n] for n in train_names if n in loaded]
     val = [loaded[n] for n in val_names if n in loaded and n in val_set]
     if not train:
         raise TrainingError("none of the labeled images could be used for training:\n" + "\n".join(skipped[:10]),
                             index.root)
-    return TrainingData(train, val, tuple(skipped), classes, in_channels or 1)
+    return TrainingData(train, val, tuple(skipped), classes, in_channels or 1, tuple(notes))

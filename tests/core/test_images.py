@@ -313,13 +313,17 @@ def test_match_channels():
     assert match_channels(gray, 1) is gray
     three = match_channels(gray, 3)
     assert three.shape == (H, W, 3) and all(np.array_equal(three[:, :, c], gray) for c in range(3))
-    averaged = match_channels(rgb, 1)
-    assert averaged.dtype == np.uint8 and averaged.shape == (H, W)
-    np.testing.assert_array_equal(averaged, ((gray.astype(int) + gray // 2) / 3).astype(np.uint8))
+    luma = match_channels(rgb, 1)  # an 8-bit colour photo without a choice: luminance (callers warn)
+    assert luma.dtype == np.uint8 and luma.shape == (H, W)
+    np.testing.assert_array_equal(luma, np.rint(0.299 * gray + 0.587 * (gray // 2)).astype(np.uint8))
+    np.testing.assert_array_equal(match_channels(rgb, 1, chosen=1), gray // 2)
     five = noise((H, W, 5))
     np.testing.assert_array_equal(match_channels(five, 3), five[:, :, :3])
     with pytest.raises(ConfigError, match="2-channel"):
         match_channels(five[:, :, :2], 4)
+    two = np.stack([gray.astype(np.uint16), gray.astype(np.uint16) * 2], axis=2)  # a micrograph, not a photo
+    with pytest.raises(ConfigError, match=r"2: 0: DAPI, 1: GFP; choose one with --channel"):
+        match_channels(two, 1, names=("DAPI", "GFP"))
 
 
 def test_percentile_normalisation_numbers():

@@ -222,7 +222,7 @@ def test_folder_without_images_is_an_error(tmp_path, contents):
     (tmp_path / "images").mkdir()
     with pytest.raises(DatasetError) as caught:
         DatasetIndex.scan(tmp_path)
-    assert f"no images found in {tmp_path}; SegLab reads PNG, JPEG, BMP and TIFF" in str(caught.value)
+    assert f"no images found in {tmp_path}; SegLab reads PNG, JPEG, BMP, TIFF" in str(caught.value)
 
 
 # problems ------------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class Nd2Source(ImageSource):
         super().__init__(path, scenes, planes)
 
     def _read(self, address: PlaneAddress, level: int) -> np.ndarray:
-        frame = self._nd2.read_frame(self._frames[(address.scene, address.time, address.z)])
+        # a copy: nd2 returns a view of its memory map, which close() unmaps under the caller's array
+        frame = np.array(self._nd2.read_frame(self._frames[(address.scene, address.time, address.z)]))
         height, width = self.scenes[address.scene].shape
         if frame.shape[:2] == (height, width):  # (Y, X[, S])
             return frame.reshape(height, width, -1)
