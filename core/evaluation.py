@@ -105,7 +105,9 @@ def evaluate_model(predictor, model_path: str | Path, data_dir: str | Path,
             cancelled = True
             break
         try:
-            image = index.load_image(sample)
+            image, note = index.model_image(sample, predictor.spec.in_channels)
+            if note is not None and not any(text == note for _, text in warnings):
+                warnings.append((str(sample.image), note))  # said once: a colour photo read as gray
             truth = index.load_mask(sample)
             if truth.shape != image.shape[:2]:
                 raise DatasetError(f"mask {truth.shape[1]}x{truth.shape[0]} and image "
