@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from core.data.index import DatasetIndex
     from core.io.file_stamp import FileStamp
 
-LAYERS = ("truth", "prediction", "both", "difference", "none")
+LAYERS = ("truth", "prediction", "both", "difference", "uncertainty", "none")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class ImageDocument:
     mask: np.ndarray  # (H, W) index mask; zeros when unlabeled
     has_mask: bool
     prediction: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None  # the prediction's uncertainty map as uint8 0..255 (drawn as is)
     channel: int | None = None  # None: gray or RGB composite; else one channel shown
     warnings: tuple[str, ...] = field(default_factory=tuple)
     annotation_stamp: FileStamp | None = None  # of the annotation files when read
@@ -100,18 +101,22 @@ class AppState(QObject):
         self.overlay = OverlaySettings()
         self.current_class = 1
         self.predictions: dict[str, str] = {}  # sample name -> predicted mask file
+        self.uncertainty: dict[str, float] = {}  # sample name -> uncertainty score of its prediction
         self.edited: set[str] = set()
         self.selected_names: tuple[str, ...] = ()  # picked in the browser; batch actions can use them
         self.model_path: str | None = None  # the model the window works with
 
     # dataset ------------------------------------------------------------------------------------
-    def set_index(self, index: DatasetIndex | None, predictions: dict[str, str] | None = None) -> None:
-        """A newly opened folder (or None), with the predictions already stored for it (name -> file)."""
+    def set_index(self, index: DatasetIndex | None, predictions: dict[str, str] | None = None,
+                  uncertainty: dict[str, float] | None = None) -> None:
+        """A newly opened folder (or None), with the predictions already stored for it (name -> file) and
+        their uncertainty scores (name -> score)."""
         self.index = index
         self.problems = tuple(index.problems) if index is not None else ()
         self.classes = index.settings.classes if index is not None else ClassTable.default(2)
         self.document = None
         self.predictions = dict(predictions or {})
+        self.uncertainty = dict(uncertainty or {})
         self.selected_names = ()
         self.edited = set()
         self.dataset_changed.emit()
@@ -186,23 +191,31 @@ class AppState(QObject):
         self.levels_changed.emit()
 
     def notify_mask_edited(self, region: tuple[int, int, int, int] | None) -> None:
-        """The current mask's pixels changed in `region` (top, left, bottom, right) or everywhere (None)."""
+        """The current mask's pixels changed in `region` (top, left, bottom, right) or everywhere (None).
+        Whether that leaves unsaved edits is the editor's to say (mark_edited)."""
         if self.document is None:
             return
         self.document.has_mask = True
-        self.mark_edited(self.document.name, True)
         self.mask_changed.emit(region)
 
     def mark_edited(self, name: str, edited: bool) -> None:
+        """Whether `name` has unsaved edits; written only by its gui.editor.edit_session.EditSession."""
         if (name in self.edited) != edited:
             (self.edited.add if edited else self.edited.discard)(name)
             self.status_changed.emit(name)
 
-    def set_prediction(self, name: str, path: str, mask: np.ndarray | None = None) -> None:
-        """A prediction for `name` was written to `path`; if it is on screen, show `mask`."""
+    def set_prediction(self, name: str, path: str, mask: np.ndarray | None = None,
+                       uncertainty: np.ndarray | None = None, score: float | None = None) -> None:
+        """A prediction for `name` was written to `path`; if it is on screen, show `mask` (and `uncertainty`,
+        its uint8 map). `score`: its uncertainty score; None forgets the score of an earlier prediction."""
         self.predictions[name] = path
+        if score is not None:
+            self.uncertainty[name] = score
+        else:
+            self.uncertainty.pop(name, None)
         if self.document is not None and self.document.name == name and mask is not None:
             self.document.prediction = mask
+            self.document.uncertainty = uncertainty
         self.prediction_changed.emit(name)
         self.status_changed.emit(name)
 

@@ -42,6 +42,7 @@ class ClassTableModel(QAbstractTableModel):
         self.mask_counts: np.ndarray | None = None
         self.prediction_counts: np.ndarray | None = None
         self._pixels = 0
+        self._rows = len(state.classes)  # the rows the views know of
 
     # counts -------------------------------------------------------------------------------------
     def recount(self) -> None:
@@ -61,12 +62,19 @@ class ClassTableModel(QAbstractTableModel):
         return int(counts[row]) if counts is not None and row < len(counts) else None
 
     def reload(self) -> None:
+        """The class table changed. A rename or recolour updates the cells in place, so the view keeps its
+        current row (the class being drawn) and an open name editor; added or removed classes remake the rows."""
+        if self._rows == len(self.state.classes):
+            if self._rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(self._rows - 1, len(HEADERS) - 1))
+            return
         self.beginResetModel()
+        self._rows = len(self.state.classes)
         self.endResetModel()
 
     # Qt model -----------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self.state.classes)
+        return 0 if parent is not None and parent.isValid() else self._rows
 
     def columnCount(self, parent: QModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(HEADERS)
@@ -89,7 +97,7 @@ class ClassTableModel(QAbstractTableModel):
         return flags
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or index.row() >= len(self.state.classes):
             return None
         row, column = index.row(), index.column()
         spec = self.state.classes[row]

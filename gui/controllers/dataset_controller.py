@@ -14,12 +14,14 @@ from gui.workers import TaskContext, TaskRunner
 
 
 def scan_folder(ctx: TaskContext, folder: str):
-    """The folder's DatasetIndex and the predictions SegLab stored for it earlier (name -> mask file)."""
+    """The folder's DatasetIndex, the predictions SegLab stored for it earlier (name -> mask file) and their
+    uncertainty scores (name -> score)."""
     from core.data.index import DatasetIndex
-    from core.data.workspace import stored_predictions
+    from core.data.workspace import stored_predictions, stored_uncertainty
 
     index = DatasetIndex.scan(folder)
-    return index, stored_predictions(index.root, [s.name for s in index.samples])
+    names = [s.name for s in index.samples]
+    return index, stored_predictions(index.root, names), stored_uncertainty(index.root, names)
 
 
 def validate_index_task(ctx: TaskContext, index) -> tuple:
@@ -52,17 +54,34 @@ def load_document(ctx: TaskContext, index, name: str, prediction_path: str | Non
     if mask is None:
         mask = np.zeros(image.shape[:2], dtype=np.uint8)
     mask = np.require(mask, requirements=["C", "W"])  # the editor paints into it (decoders may return read-only views)
-    prediction = None
+    prediction, uncertainty = None, None
     if prediction_path:
         try:
             prediction = read_mask(prediction_path)
         except SegLabError as exc:
             warnings.append(str(exc))
+        try:
+            uncertainty = stored_uncertainty_map(prediction_path, image.shape[:2])
+        except SegLabError as exc:
+            warnings.append(str(exc))
     ctx.check_cancelled()
     return ImageDocument(name=name, image=image, auto_levels=levels, levels=levels.copy(),
                          display=display_view(image, levels), mask=mask, has_mask=has_mask,
-                         prediction=prediction, warnings=tuple(warnings), annotation_stamp=stamp,
+                         prediction=prediction, uncertainty=uncertainty, warnings=tuple(warnings),
+                         annotation_stamp=stamp,
                          mask_unreadable=sample.labeled and not has_mask)
+
+
+def stored_uncertainty_map(prediction_path: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The uint8 uncertainty map kept with a prediction, if there is one of the image's size."""
+    from core.inference.uncertainty import display_levels
+    from core.inference.uncertainty_files import map_path_for_mask, read_map
+
+    path = map_path_for_mask(prediction_path)
+    if not path.is_file():
+        return None
+    uncertainty = read_map(path)
+    return display_levels(uncertainty) if uncertainty.shape == shape else None
 
 
 class DatasetController(QObject):
@@ -77,16 +96,16 @@ class DatasetController(QObject):
         self.tasks = tasks
         self._scan = None
         self._load = None
-        # asked before another image or folder replaces one with unsaved edits (the editor saves or asks);
-        # False keeps the current image
+        # asked before another folder replaces the open one (the editor saves or asks about unsaved edits);
+        # False keeps the folder open. Another image needs no asking: its edits stay with the editor.
         self.leave_guard: Callable[[], bool] | None = None
         state.image_requested.connect(self._on_state_image_requested)
         state.classes_edited.connect(self._on_state_classes_edited)
 
     # folders ------------------------------------------------------------------------------------
     def may_leave(self) -> bool:
-        """Whether the current image may be replaced (its unsaved edits were saved or let go)."""
-        return self.leave_guard is None or self.state.document is None or self.leave_guard()
+        """Whether the open folder may be replaced (its unsaved edits were saved or let go)."""
+        return self.leave_guard is None or self.state.index is None or self.leave_guard()
 
     def open_folder(self, folder: str | Path) -> None:
         if not self.may_leave():
@@ -100,10 +119,10 @@ class DatasetController(QObject):
         task.signals.finished.connect(lambda result, t=task: self._on_scan_finished(t, *result))
         task.signals.failed.connect(lambda message, _details: self.scan_failed.emit(message))
 
-    def _on_scan_finished(self, task, index, predictions) -> None:
+    def _on_scan_finished(self, task, index, predictions, uncertainty) -> None:
         if task is not self._scan or not self.may_leave():
             return
-        self.state.set_index(index, predictions)
+        self.state.set_index(index, predictions, uncertainty)
         labeled = len(index.labeled)
         self.state.message.emit(f"{index.root}: {len(index.samples)} images, {labeled} labeled")
         if index.samples:
@@ -121,9 +140,6 @@ class DatasetController(QObject):
         index = self.state.index
         if index is None or index.sample(name) is None:
             return
-        if name != self.state.current_name and not self.may_leave():
-            self.state.current_changed.emit()  # the browser selects the image still shown
-            return
         if self._load is not None:
             self._load.cancel()
         task = self._load = self.tasks.start(load_document, index, name, self.state.predictions.get(name))
@@ -132,9 +148,6 @@ class DatasetController(QObject):
 
     def _on_document_loaded(self, task, document: ImageDocument) -> None:
         if task is not self._load:
-            return
-        if not self.may_leave():  # edited while this image was loading
-            self.state.current_changed.emit()
             return
         self.state.set_document(document)
         for warning in document.warnings:

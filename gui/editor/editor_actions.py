@@ -59,9 +59,10 @@ class EditorActions(QObject):
         self.protect = self._action("Protect Other &Classes", controller.set_protect,
                                     tip="Paint only background; erase only the current class")
         self.protect.setCheckable(True)
-        self.save_on_leave = self._action("Save Edits When &Leaving an Image", controller.set_save_on_leave,
-                                          tip="On: edits are saved when you go to another image or close "
-                                              "SegLab. Off: SegLab asks.")
+        self.save_on_leave = self._action("Save Edits &Automatically", controller.set_save_on_leave,
+                                          tip="On: edits are saved when you go to another image or close the "
+                                              "folder (the status bar says so). Off: nothing is saved until you "
+                                              "save; closing asks.")
         self.save_on_leave.setCheckable(True)
         self.accept_prediction = self._action("&Accept Prediction", self.predictions.accept,
                                               tip="Make the prediction this image's mask")

@@ -1,16 +1,18 @@
-"""EditorController: the mask editor's one owner of editing state.
+"""EditorController: the mask editor. Each piece of editing state has one owner: the tool, brush size,
+"protect other classes" and the saving choice are here (remembered in QSettings); the current class is
+AppState's (1-9 choose it); an image's mask, history, polygons and whether it has unsaved edits are its
+EditSession's.
 
-- Tools on the canvas (navigate, polygon, brush, eraser, fill, pick class), the brush size and the
-  "protect other classes" option (both remembered in QSettings), the current class from 1-9.
-- Undo: one QUndoStack per image in a QUndoGroup (the history panel shows the active one). Stacks of the
-  last MAX_SESSIONS images are kept (their history and polygons, not their pixels): coming back to an
-  image (its edits were saved when leaving it) its history is still there, as long as its annotation
-  files were not changed since by another program.
-- Leaving an image (another image, another folder, closing the window) with unsaved edits saves them
-  (the default, what a technician expects: work is never lost and nobody is interrupted while flipping
-  through images) or asks Save / Discard / Cancel, as set in Edit > Save Edits When Leaving an Image
-  (QSettings editor/save_on_leave). When saving fails (read-only folder...) it explains, then asks.
-- Saving (mask_saver.py) and the recovery files written every few seconds (recovery.py).
+- Tools on the canvas: navigate, polygon, brush, eraser, fill, pick class.
+- Undo: one QUndoStack per image in a QUndoGroup (the history panel shows the active one).
+- Leaving an image keeps its edits unsaved: in memory with their history, in a recovery file (recovery.py),
+  and marked "edited" in the browser. Nothing is written until the user saves (Ctrl+S) or, when a folder
+  closes (another folder, closing the window), answers Save All in the question that names the images.
+  Edit > Save Edits Automatically (QSettings editor/autosave_masks, off by default; the status bar says so
+  when on) saves when leaving an image and when the folder closes.
+- Sessions without unsaved edits are kept for the last MAX_SESSIONS images (their history, not their
+  pixels); sessions with unsaved edits are always kept (their mask, not their image), so nothing is lost.
+- Saving: mask_saver.py.
 """
 
 from __future__ import annotations
@@ -30,19 +32,19 @@ from gui.editor.fill_tool import FillTool
 from gui.editor.mask_saver import MaskSaver
 from gui.editor.picker_tool import PickerTool
 from gui.editor.polygon_tool import PolygonTool
-from gui.editor.recovery import RecoveryController
+from gui.editor.recovery import DEFAULT_AUTOSAVE_S, RecoveryController
 from gui.state import AppState, ImageDocument
 from gui.workers import TaskRunner
 
 TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "fill", "picker")
-MAX_SESSIONS = 8
+MAX_SESSIONS = 8  # kept without unsaved edits; those with unsaved edits are always kept
 MIN_BRUSH, MAX_BRUSH, DEFAULT_BRUSH = 1, 401, 15
 BRUSH_STEP = 1.25
 
 
 class EditorController(QObject):
     tool_changed = Signal(str)
-    options_changed = Signal()  # brush size, protect or the leaving policy
+    options_changed = Signal()  # brush size, protect or automatic saving
     session_changed = Signal()  # another image is edited (or none)
 
     def __init__(self, state: AppState, canvas: ImageCanvas, tasks: TaskRunner, settings: QSettings,
@@ -60,8 +62,11 @@ class EditorController(QObject):
         self._previous_tool = "navigate"
         self.brush_size = min(MAX_BRUSH, max(MIN_BRUSH, int(settings.value("editor/brush_size", DEFAULT_BRUSH))))
         self.protect = _as_bool(settings.value("editor/protect", False))
-        self.saver = MaskSaver(self)
-        self.recovery = RecoveryController(self, tasks)
+        interval = float(settings.value("editor/autosave_seconds", DEFAULT_AUTOSAVE_S))
+        self.recovery = RecoveryController(state, tasks, interval, canvas, self.edited_sessions, self)
+        self.saver = MaskSaver(state, self.recovery, canvas, self)
+        self.recovery.restore_chosen.connect(self._on_recovery_restore_chosen)
+        state.image_requested.connect(self._on_state_image_requested)
         state.current_changed.connect(self._on_state_current_changed)
         state.dataset_changed.connect(self._on_state_dataset_changed)
         state.current_class_changed.connect(self._on_state_current_class_changed)
@@ -83,10 +88,11 @@ class EditorController(QObject):
 
     @property
     def save_on_leave(self) -> bool:
-        return _as_bool(self.settings.value("editor/save_on_leave", True))
+        """Edit > Save Edits Automatically: save when leaving an image and when the folder closes."""
+        return _as_bool(self.settings.value("editor/autosave_masks", False))
 
     def set_save_on_leave(self, on: bool) -> None:
-        self.settings.setValue("editor/save_on_leave", bool(on))
+        self.settings.setValue("editor/autosave_masks", bool(on))
         self.options_changed.emit()
 
     def paint_rule(self, erase: bool) -> tuple[int, int | None]:
@@ -161,44 +167,47 @@ class EditorController(QObject):
             self.tools[name].finish_stroke()
 
     # saving and leaving -------------------------------------------------------------------------
-    def save(self) -> bool:
-        return self.saver.save()
+    def edited_sessions(self) -> list[EditSession]:
+        return [session for session in self.sessions.values() if session.edited]
 
-    def confirm_leave(self) -> bool:
-        """Before the current image is replaced: save or ask, per the setting. False: stay on the image."""
+    def save(self) -> bool:
+        """Save the current image (Ctrl+S)."""
         self.commit_pending()
-        session = self.session
-        if session is None or not session.dirty:
+        return self.session is not None and self.saver.save(self.session)
+
+    def save_all(self) -> bool:
+        """Save every image with unsaved edits (each failure explained); True when all are saved."""
+        self.commit_pending()
+        return all([self.saver.save(session) for session in self.edited_sessions()])
+
+    def confirm_close_folder(self, leaving: str = "another folder opens") -> bool:
+        """Before the folder closes (another folder, or the window): save automatically when chosen, else
+        (or when saving failed) ask Save All / Discard / Cancel naming the images. False: keep it open."""
+        self.commit_pending()
+        if self.save_on_leave:
+            self.save_all()
+        unsaved = self.edited_sessions()
+        if not unsaved:
             return True
-        if self.save_on_leave and self.saver.save():
-            return True
-        answer = dialogs.ask_unsaved_edits(self.window, session.name)  # also when saving failed (explained)
+        answer = dialogs.ask_unsaved_images(self.canvas, [session.name for session in unsaved], leaving)
         if answer == "save":
-            return self.saver.save()
+            return self.save_all()
         if answer == "discard":
-            self.discard()
+            for session in unsaved:
+                session.discard()
             return True
         return False
 
     def confirm_close(self) -> bool:
-        if not self.confirm_leave():
+        """Before the window closes: as confirm_close_folder; then no more recovery files are written."""
+        if not self.confirm_close_folder("SegLab closes"):
             return False
         self.recovery.stop()
         return True
 
-    def discard(self) -> None:
-        """Let the current image's unsaved edits go: back to the saved mask, history and recovery file too."""
-        session = self.session
-        if session is None:
-            return
-        session.revert()
-        self.recovery.forget(session.name)
-        self.state.mark_edited(session.name, False)
-        self._drop_session(session.name)
-        self._bind(self.state.document)
-
     # sessions -----------------------------------------------------------------------------------
     def _bind(self, document: ImageDocument | None) -> None:
+        self.commit_pending()
         tool = self.tool
         if tool is not None:
             tool.reset()
@@ -207,26 +216,40 @@ class EditorController(QObject):
         session = None
         if document is not None:
             session = self.sessions.get(document.name)
-            if session is not None and session.document is not document:
-                if session.can_rebind(document):
-                    session.rebind(document)
-                else:
-                    self._drop_session(document.name)
-                    session = None
+            if session is not None and session.document is not document and not session.can_show(document):
+                if session.edited:
+                    self.message(f"{document.name} changed size on disk; its unsaved edits no longer fit and "
+                                 "were let go")
+                    session.discard()
+                self._drop_session(document.name)
+                session = None
             if session is None:
-                session = EditSession(self.state, document, self)
-                session.shapes_changed.connect(self._on_session_shapes_changed)
-                session.stack.cleanChanged.connect(lambda clean, s=session: self._on_session_clean_changed(s, clean))
-                self.group.addStack(session.stack)
-                self.sessions[document.name] = session
+                session = self._add_session(document.name)
+            if session.document is not document:
+                session.show(document)
             self.sessions.move_to_end(document.name)
-            while len(self.sessions) > MAX_SESSIONS:
-                self._drop_session(next(iter(self.sessions)))
+            self._drop_sessions_over_bound()
         self.session = session
         self.group.setActiveStack(session.stack if session is not None else None)
         self.tools["polygon"].refresh()
-        self.recovery.document_shown(session)
+        if session is not None and session.restore_entry is not None:
+            self._apply_restore(session)
         self.session_changed.emit()
+
+    def _add_session(self, name: str, restore=None) -> EditSession:
+        session = EditSession(self.state, name, restore, self)
+        session.shapes_changed.connect(self._on_session_shapes_changed)
+        session.edited_changed.connect(self.recovery.on_session_edited_changed)
+        self.group.addStack(session.stack)
+        self.sessions[name] = session
+        return session
+
+    def _drop_sessions_over_bound(self) -> None:
+        """Forget the oldest sessions without unsaved edits beyond MAX_SESSIONS."""
+        spare = [name for name, session in self.sessions.items()
+                 if not session.edited and session is not self.session]
+        for name in spare[:max(0, len(self.sessions) - MAX_SESSIONS)]:
+            self._drop_session(name)
 
     def _drop_session(self, name: str) -> None:
         session = self.sessions.pop(name, None)
@@ -236,10 +259,35 @@ class EditorController(QObject):
             if session is self.session:
                 self.session = None
 
+    def _apply_restore(self, session: EditSession) -> None:
+        """Restored edits of the image just shown: one undoable step, unsaved."""
+        patch = self.recovery.restore_patch(session)
+        if patch is not None:
+            self.push("Restore unsaved edits", patch)
+            self.message(f"Restored the unsaved edits of {session.name}; save to keep them")
+        session.finish_restore()
+
+    def _on_recovery_restore_chosen(self, entries: list) -> None:
+        for entry in entries:
+            session = self.sessions.get(entry.name) or self._add_session(entry.name)
+            session.set_restore(entry)
+        current = self.session
+        if current is not None and current.restore_entry is not None:
+            self._apply_restore(current)
+        elif entries:
+            self.state.request_image(entries[0].name)
+
+    def _on_state_image_requested(self, _name: str) -> None:
+        """Another image will be shown: with automatic saving on, the current one's edits are saved now."""
+        if self.save_on_leave and self.session is not None:
+            self.commit_pending()
+            if self.session.edited:
+                self.saver.save(self.session)
+
     def _on_state_current_changed(self) -> None:
         document = self.state.document
         if self.session is not None and document is self.session.document:
-            return  # the same image (a switch was refused)
+            return  # the same image
         self._bind(document)
 
     def _on_state_dataset_changed(self) -> None:
@@ -254,10 +302,6 @@ class EditorController(QObject):
 
     def _on_state_classes_changed(self) -> None:
         self.tools["polygon"].refresh()
-
-    def _on_session_clean_changed(self, session: EditSession, clean: bool) -> None:
-        if clean:  # saved, or undone back to the saved mask: nothing to recover
-            self.recovery.forget(session.name)
 
     def _on_session_shapes_changed(self) -> None:
         if self.sender() is self.session:

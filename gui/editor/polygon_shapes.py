@@ -1,7 +1,8 @@
 """Editable polygons: the outlines the technician drew (or took from a prediction), kept per image beside
 the mask so they can be reshaped after they were painted. The mask stays the truth: a polygon remembers
 the pixels it painted over (`beneath`), and reshaping it puts those back where it still shows its class,
-then paints the new outline. Brush strokes painted over a polygon later stay where they are.
+then paints the new outline. What was painted or erased over a polygon later stays as it is: a reshape
+repaints only pixels the polygon still shows and pixels it newly covers.
 
 Points are pixel indices (x, y) under the pixel-centre convention of core/io/polygons.py.
 """
@@ -16,13 +17,13 @@ import numpy as np
 
 from core.io.polygons import Polygon
 from core.mask_painting import (
+    MaskPatch,
     Region,
     apply_coverage,
     polygon_coverage,
     polygon_region,
     region_slices,
     region_union,
-    MaskPatch,
 )
 
 
@@ -55,18 +56,22 @@ def repaint_polygon(mask: np.ndarray, old: EditablePolygon | None, points: tuple
     work = mask[region_slices(region)].copy()
     before = work.copy()
     top, left = region[0], region[1]
+    changed_since = np.zeros(work.shape, bool)  # under the old polygon but no longer showing its class
     if old is not None:
         o_top, o_left, o_bottom, o_right = old.region
         inner = (o_top - top, o_left - left, o_bottom - top, o_right - left)
         window = work[region_slices(inner)]
-        shows = polygon_coverage(old.points, old.region) & (window == old.class_index)
+        covered = polygon_coverage(old.points, old.region)
+        shows = covered & (window == old.class_index)
         window[shows] = old.beneath[shows]
+        changed_since[region_slices(inner)] = covered & ~shows
     shape = None
     if points:
         new_region = polygon_region(points, mask.shape)
         inner = (new_region[0] - top, new_region[1] - left, new_region[2] - top, new_region[3] - left)
         beneath = work[region_slices(inner)].copy()
-        apply_coverage(work, inner, polygon_coverage(points, new_region), class_index, replace)
+        coverage = polygon_coverage(points, new_region) & ~changed_since[region_slices(inner)]
+        apply_coverage(work, inner, coverage, class_index, replace)
         shape = EditablePolygon(tuple(points), class_index, new_region, beneath)
     return PolygonChange(MaskPatch.between(region, before, work), shape)
 

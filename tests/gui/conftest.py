@@ -50,6 +50,12 @@ def isbi_copy(isbi_dir, tmp_path) -> Path:
     return copy_pairs(isbi_dir, tmp_path / "isbi", ["0", "1", "2"], ".png", ".png")
 
 
+def discard_unsaved_edits(window) -> None:
+    """A test's unsaved edits are let go when its window closes, not asked about."""
+    for session in window.editor.edited_sessions():
+        session.discard()
+
+
 @pytest.fixture
 def main_window(qtbot, tmp_path):
     """The real MainWindow with settings in tmp_path, shown offscreen; closed cleanly afterwards."""
@@ -57,11 +63,12 @@ def main_window(qtbot, tmp_path):
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=discard_unsaved_edits)
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
     yield window
+    discard_unsaved_edits(window)
     window.close()
     assert window.levels.shutdown()
     assert window.browser.shutdown()

@@ -97,7 +97,7 @@ class DialogRecorder:
     def __init__(self, monkeypatch):
         self.asked: list[tuple[str, tuple]] = []
         self.answers: dict[str, list] = {}
-        for name in ("ask_unsaved_edits", "confirm", "show_error", "ask_restore"):
+        for name in ("ask_unsaved_images", "confirm", "show_error", "ask_restore"):
             monkeypatch.setattr(editor_dialogs, name, self._stand_in(name))
 
     def answer(self, name: str, *values) -> None:

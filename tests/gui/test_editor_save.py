@@ -1,6 +1,6 @@
 """Saving from the real window: the dataset's own formats (ISBI 0/255, BBBC039's RGBA red channel), a new
-mask for an unlabeled image where a rescan finds it, read-only folders and masks changed on disk, the
-leaving policy (save or ask) for switching images and closing, and labelme files in and out."""
+mask for an unlabeled image where a rescan finds it, read-only folders and masks changed on disk, and
+labelme files in and out. Leaving and closing with unsaved edits: test_unsaved_edits.py."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from tests.gui.editor_helpers import (
     CLASSES,
     CTRL,
     SIZE,
-    block_mask,
     click,
     drag,
     fixtures,
@@ -120,10 +119,8 @@ def test_a_read_only_folder_is_explained_and_the_edits_are_kept(qtbot, window, t
     assert window.state.sample_status("a").edited and np.array_equal(window.state.document.mask, edited)
     (entry,) = list_recovery(recovery_dir(three_class))
     assert entry.name == "a" and np.array_equal(read_recovery(entry), edited)
-    dialogs.answer("ask_unsaved_edits", "cancel")  # leaving cannot save either: SegLab asks what to do
-    press_key(qtbot, window, Qt.Key.Key_D)
-    qtbot.wait(50)
-    assert window.state.current_name == "a" and len(dialogs.texts("show_error")) == 2
+    dialogs.answer("ask_unsaved_images", "save")  # closing: Save All fails too (explained), so it stays open
+    assert not window.close() and len(dialogs.texts("show_error")) == 2
     monkeypatch.undo()
     press_key(qtbot, window, Qt.Key.Key_S, CTRL)
     assert np.array_equal(saved_mask(three_class, "a"), edited) and list_recovery(recovery_dir(three_class)) == []
@@ -144,37 +141,6 @@ def test_a_mask_changed_on_disk_is_not_overwritten_without_asking(qtbot, window,
     dialogs.answer("confirm", True)
     assert window.editor.save()
     assert np.array_equal(saved_mask(three_class, "a"), edited)
-
-
-def test_leaving_an_image_saves_by_default(qtbot, window, three_class):
-    edited = paint(qtbot, window)
-    press_key(qtbot, window, Qt.Key.Key_D)  # next image
-    qtbot.waitUntil(lambda: window.state.current_name == "b")
-    assert np.array_equal(saved_mask(three_class, "a"), edited)
-
-
-def test_leaving_an_image_asks_when_set_so(qtbot, window, three_class, dialogs):
-    state, browser = window.state, window.browser
-    window.editor_actions.save_on_leave.trigger()
-    assert not window.editor.save_on_leave and window.settings.value("editor/save_on_leave") in (False, "false")
-    edited = paint(qtbot, window)
-    dialogs.answer("ask_unsaved_edits", "cancel", "cancel")
-    press_key(qtbot, window, Qt.Key.Key_D)
-    window.open_folder(str(three_class))  # opening a folder asks too
-    qtbot.wait(50)
-    assert state.current_name == "a" and np.array_equal(state.document.mask, edited)
-    assert len(dialogs.texts("ask_unsaved_edits")) == 2
-    assert browser.view.selectionModel().selectedIndexes()[0].data() == "a"
-    dialogs.answer("ask_unsaved_edits", "discard")
-    press_key(qtbot, window, Qt.Key.Key_D)
-    qtbot.waitUntil(lambda: state.current_name == "b")
-    assert np.array_equal(saved_mask(three_class, "a"), block_mask()) and not state.sample_status("a").edited
-    paint(qtbot, window)
-    dialogs.answer("ask_unsaved_edits", "cancel")
-    assert not window.close() and window.isVisible()  # closing asks too
-    dialogs.answer("ask_unsaved_edits", "save")
-    assert window.close()
-    assert (three_class / "masks" / "b.png").is_file()
 
 
 def test_labelme_files_in_and_out(qtbot, main_window, show_folder, tmp_path, dialogs):

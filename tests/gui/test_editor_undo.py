@@ -102,13 +102,15 @@ def test_each_image_keeps_its_history(qtbot, window, three_class):
     press_key(qtbot, window, Qt.Key.Key_2)
     click(qtbot, canvas, 30, 30)
     filled = state.document.mask.copy()
-    state.request_image("b")  # leaving saves (the default)
+    press_key(qtbot, window, Qt.Key.Key_S, CTRL)
+    state.request_image("b")
     qtbot.waitUntil(lambda: state.current_name == "b")
     assert np.array_equal(saved_mask(three_class, "a"), filled) and not state.sample_status("a").edited
     assert history(window) == []
     click(qtbot, canvas, 30, 30)  # b was unlabeled: the fill covers it
     assert (state.document.mask == 2).all()
-    state.request_image("a")  # saves b (a new mask file), comes back to a's history
+    press_key(qtbot, window, Qt.Key.Key_S, CTRL)  # a new mask file
+    state.request_image("a")  # a's history is there: the image read again is the mask saved
     qtbot.waitUntil(lambda: state.current_name == "a")
     assert state.index.sample("b").labeled and (three_class / "masks" / "b.png").is_file()
     assert history(window) == ["Fill (class membrane)"] and not state.sample_status("a").edited

@@ -1,5 +1,6 @@
-"""Never losing work: a SegLab process killed mid-edit leaves a recovery file, and opening the folder again
-offers to restore it (the restored mask shows, unsaved and undoable, with the exact pixels)."""
+"""Never losing work: a SegLab process killed mid-edit leaves recovery files (for the image on screen and for
+images it left with unsaved edits), and opening the folder again offers to restore them (each restored mask
+shows, unsaved and undoable, with the exact pixels, when its image is shown)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,13 @@ EDITING_SESSION = textwrap.dedent("""
     editor.set_brush_size(9)
     window.state.set_current_class(2)
     drag(Bot, window.viewer.canvas, [(70, 20), (150, 60), (100, 110)])
-    session = editor.session
-    wait(lambda: editor.recovery._written.get("a") == session.revision)
-    np.save(expected_file, window.state.document.mask)
+    edited_a = window.state.document.mask.copy()
+    window.state.request_image("b")  # leaving a keeps its edits unsaved
+    wait(lambda: window.state.current_name == "b" and editor.session.name == "b")
+    drag(Bot, window.viewer.canvas, [(10, 10), (40, 100)])
+    sessions = editor.sessions
+    wait(lambda: all(editor.recovery._written.get(n) == sessions[n].revision for n in ("a", "b")))
+    np.savez(expected_file, a=edited_a, b=window.state.document.mask)
     print("READY", flush=True)
     time.sleep(120)  # killed here, edits unsaved
 """)
@@ -70,7 +75,7 @@ EDITING_SESSION = textwrap.dedent("""
 def test_edits_survive_a_killed_process(qtbot, main_window, show_folder, three_class, dialogs, tmp_path):
     script = tmp_path / "editing_session.py"
     script.write_text(EDITING_SESSION)
-    expected_file = tmp_path / "expected.npy"
+    expected_file = tmp_path / "expected.npz"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", SEGLAB_DATA_HOME=str(tmp_path / "data_home"))
     process = subprocess.Popen([sys.executable, str(script), str(REPO), str(three_class), str(expected_file),
                                 str(tmp_path / "child.ini")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -86,24 +91,34 @@ def test_edits_survive_a_killed_process(qtbot, main_window, show_folder, three_c
         process.wait(10)
     assert process.returncode == -signal.SIGKILL
     expected = np.load(expected_file)
-    assert not np.array_equal(expected, block_mask())
+    assert not np.array_equal(expected["a"], block_mask()) and expected["b"].any()
     assert np.array_equal(saved_mask(three_class, "a"), block_mask())  # nothing was saved
-    (entry,) = list_recovery(recovery_dir(three_class))
+    assert not (three_class / "masks" / "b.png").exists()
+    entries = list_recovery(recovery_dir(three_class))
+    assert sorted(entry.name for entry in entries) == ["a", "b"]
 
     dialogs.answer("ask_restore", "restore")
     show_folder(main_window, three_class, "a")
     state = main_window.state
     qtbot.waitUntil(lambda: history(main_window) == ["Restore unsaved edits"])
     (lines,) = [args[0] for name, args in dialogs.asked if name == "ask_restore"]
-    assert len(lines) == 1 and lines[0].startswith("a: edited ")
-    assert np.array_equal(state.document.mask, expected) and state.sample_status("a").edited
+    assert sorted(line.split(":")[0] for line in lines) == ["a", "b"]
+    assert np.array_equal(state.document.mask, expected["a"])
+    assert state.sample_status("a").edited and state.sample_status("b").edited  # b: before it is shown
     press_key(qtbot, main_window, Qt.Key.Key_Z, CTRL)  # undoable: the saved mask is one step back
     assert np.array_equal(state.document.mask, block_mask())
     press_key(qtbot, main_window, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     press_key(qtbot, main_window, Qt.Key.Key_S, CTRL)
-    assert np.array_equal(saved_mask(three_class, "a"), expected)
-    assert list_recovery(recovery_dir(three_class)) == []  # saving deletes the recovery file
-    assert entry.mask_file.exists() is False
+    assert np.array_equal(saved_mask(three_class, "a"), expected["a"])
+    assert [entry.name for entry in list_recovery(recovery_dir(three_class))] == ["b"]  # a's file went
+    state.request_image("b")
+    qtbot.waitUntil(lambda: state.current_name == "b" and history(main_window) == ["Restore unsaved edits"])
+    assert np.array_equal(state.document.mask, expected["b"])
+    dialogs.answer("ask_unsaved_images", "save")  # closing asks about b, and Save All writes it
+    assert main_window.close()
+    assert dialogs.texts("ask_unsaved_images") == ["['b'] SegLab closes"]
+    assert np.array_equal(saved_mask(three_class, "b"), expected["b"])
+    assert list_recovery(recovery_dir(three_class)) == []
 
 
 @pytest.mark.parametrize("answer", ["discard", "later"])
