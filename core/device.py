@@ -11,6 +11,7 @@ from pathlib import Path
 from core.errors import ConfigError
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,27 @@ def select_device(requested: str = "auto") -> DeviceInfo:
         reason = "this Mac's PyTorch was built without MPS" if mps is not None and not mps.is_built() else "no Apple GPU"
         raise ConfigError(f"MPS was asked for but cannot be used: {reason}")
     return DeviceInfo("cpu", "cpu", _cpu_name(), amp=False, note=gpu_note)
+
+
+def cpu_flags() -> set[str]:
+    """The processor's feature flags (Linux /proc/cpuinfo); empty where they cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_bf16(flags: set[str] | None = None) -> bool:
+    """The CPU computes bfloat16 natively (AVX512-BF16 or AMX), so bf16 autocast can be faster than fp32."""
+    import torch
+
+    flags = cpu_flags() if flags is None else flags
+    if flags:
+        return any(flag in flags for flag in BF16_FLAGS)
+    return "AMX" in torch.backends.cpu.get_cpu_capability()
 
 
 def autocast_dtype(info: DeviceInfo):

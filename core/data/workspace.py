@@ -4,25 +4,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from core.io.atomic import remove_stale_temp_files
+from core.user_folders import user_data_dir
 
 WORKSPACE_NAME = ".seglab"
-
-
-def user_data_dir() -> Path:
-    """SegLab's folder for the user's data: $SEGLAB_DATA_HOME, or the platform's usual place."""
-    if os.environ.get("SEGLAB_DATA_HOME"):
-        return Path(os.environ["SEGLAB_DATA_HOME"])
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "SegLab"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "SegLab"
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "SegLab"
 
 
 def _writable(folder: Path) -> bool:
@@ -74,16 +64,36 @@ def predictions_dir(dataset_root: str | Path) -> Path:
     return folder
 
 
+def _stored_predictions_dir(dataset_root: str | Path) -> Path | None:
+    root = Path(dataset_root).resolve()
+    for folder in (root / WORKSPACE_NAME / "predictions", _fallback_dir(root) / "predictions"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def stored_predictions(dataset_root: str | Path, names: list[str]) -> dict[str, str]:
     """Predicted masks kept from earlier runs, for the given sample names (name -> file); nothing is created."""
-    root = Path(dataset_root).resolve()
-    folder = root / WORKSPACE_NAME / "predictions"
-    if not folder.is_dir():
-        folder = _fallback_dir(root) / "predictions"
-    if not folder.is_dir():
+    folder = _stored_predictions_dir(dataset_root)
+    if folder is None:
         return {}
     found = {p.stem: str(p) for p in folder.iterdir() if p.suffix.lower() in (".png", ".tif")}
     return {name: found[name] for name in names if name in found}
+
+
+def stored_uncertainty(dataset_root: str | Path, names: list[str]) -> dict[str, float]:
+    """Uncertainty scores kept with those predictions (name -> score; core.inference.uncertainty_files);
+    an unreadable score file is logged and counts as none (segmenting again rewrites it)."""
+    from core.errors import SegLabError
+    from core.inference.uncertainty_files import read_scores
+
+    folder = _stored_predictions_dir(dataset_root)
+    try:
+        scores = read_scores(folder) if folder is not None else {}
+    except SegLabError as exc:
+        logging.getLogger(__name__).warning("%s", exc)
+        return {}
+    return {name: scores[name] for name in names if name in scores}
 
 
 def recovery_dir(dataset_root: str | Path) -> Path:

@@ -44,9 +44,7 @@ class OnnxRunner:
     """Runs tiles one at a time: onnxruntime already uses every core within a tile, so larger batches gain
     nothing on CPU (measured) and multiply the memory its arena keeps (about 200 MB per 512 x 512 tile)."""
 
-    name = "onnx"
-
-    def __init__(self, path: Path, name: str = "onnx"):
+    def __init__(self, path: Path, name: str = "onnx-fp32"):
         import onnxruntime
 
         self.path = Path(path)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from core.device import DEVICE_CHOICES
 from core.errors import ConfigError
 
-BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("exact", "fast")
+BACKENDS = ("auto", "torch", "onnx", "openvino")
+PRECISIONS = ("auto", "exact")
 
 TileProgress = Callable[[int, int], None]
 """progress(done_tiles, total_tiles), called after every batch of tiles."""
@@ -27,10 +27,12 @@ class PredictOptions:
     batch_size: tiles per forward pass.
     tta: average the prediction over the image and its horizontal and vertical flips (3x slower).
     device: "cpu", "cuda", "cuda:N", "mps" or "auto" (core.device.select_device: the GPU when there is one).
-    backend: "torch", "onnx" (onnxruntime, CPU only) or "auto" (the fastest that works: onnx on CPU).
-    precision: "exact" (32-bit floats) or "fast": on the CPU, an 8-bit copy of the ONNX model calibrated on the
-        first images (about 1.5x faster; used only when its masks agree with the exact model's on at least 99%
-        of the calibration pixels, else exact with the reason in backend_reason). No effect on a GPU.
+    backend: "torch", "onnx" (onnxruntime, CPU only), "openvino" (CPU only) or "auto": the fastest way measured
+        on this machine (core.inference.path_choice; a named backend that cannot run the model falls back to
+        32-bit torch).
+    precision: "auto": also reduced precision (bfloat16, float16, 8-bit) where it is faster, used only when
+        its masks agree with 32-bit on at least 99.9% of the pixels of the first images; "exact": 32-bit only.
+        backend_reason says what was chosen and why.
     return_probabilities: Predictor.predict returns (mask, probabilities) instead of the mask alone.
     onnx_cache_dir: where exported ONNX models are kept; None means $SEGLAB_ONNX_CACHE or ~/.cache/seglab/onnx.
     """
@@ -41,7 +43,7 @@ class PredictOptions:
     tta: bool = False
     device: str = "cpu"
     backend: str = "auto"
-    precision: str = "exact"
+    precision: str = "auto"
     return_probabilities: bool = False
     onnx_cache_dir: str | None = None
 

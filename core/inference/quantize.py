@@ -1,6 +1,7 @@
-"""'Fast' precision on the CPU: an 8-bit copy of the checked ONNX model (onnxruntime static quantization,
-per-channel weights), calibrated on tiles of the images being segmented and kept only when its masks agree
-with the exact model's. Cached beside the exact model as <digest>.opset<N>.int8.onnx."""
+"""An 8-bit copy of the checked ONNX model (onnxruntime static quantization, per-channel weights), calibrated
+on tiles of the images being segmented; one of the CPU candidates of path_choice.py, used only when its masks
+agree with 32-bit (path_choice.check_agreement). Cached beside the exact model as <digest>.opset<N>.int8.onnx;
+runner_choice.discard removes a refused copy, so another folder calibrates its own."""
 
 from __future__ import annotations
 
@@ -14,15 +15,10 @@ import numpy as np
 from core.inference.onnx_backend import OnnxRunner, OnnxUnavailable
 from core.io.atomic import atomic_path
 
-log = logging.getLogger(__name__)
 
-MIN_AGREEMENT = 0.99
-"""Share of calibration pixels whose class must be the same as with the exact model."""
-
-
-def int8_runner(exact: OnnxRunner, calibration: np.ndarray) -> tuple[OnnxRunner, float]:
-    """An 8-bit runner and its agreement with `exact` on `calibration` (N, C, H, W) float32 tiles.
-    Raises OnnxUnavailable when quantization fails or the masks disagree too much."""
+def int8_runner(exact: OnnxRunner, calibration: np.ndarray) -> OnnxRunner:
+    """An 8-bit runner calibrated on `calibration` (N, C, H, W) float32 tiles, from the cache when it is there.
+    Raises OnnxUnavailable when quantization fails."""
     target = exact.path.with_name(exact.path.name.removesuffix(".onnx") + ".int8.onnx")
     try:
         if not target.is_file():
@@ -30,16 +26,9 @@ def int8_runner(exact: OnnxRunner, calibration: np.ndarray) -> tuple[OnnxRunner,
                 made = _quantize(exact.path, calibration, Path(folder))
                 with atomic_path(target) as tmp:
                     shutil.copyfile(made, tmp)
-        runner = OnnxRunner(target, name="onnx-int8")
+        return OnnxRunner(target, name="onnx-int8")
     except Exception as exc:  # onnxruntime's quantization tools raise many types
         raise OnnxUnavailable(f"8-bit quantization failed ({type(exc).__name__}: {exc})") from None
-    agreement = float(np.mean(runner(calibration).argmax(axis=1) == exact(calibration).argmax(axis=1)))
-    if agreement < MIN_AGREEMENT:
-        target.unlink(missing_ok=True)  # calibrated on other images; another folder may do better
-        raise OnnxUnavailable(f"the 8-bit model agrees with the exact one on only {agreement:.2%} of the "
-                              f"calibration pixels (at least {MIN_AGREEMENT:.0%} needed)")
-    log.info("8-bit model %s agrees on %.3f%% of calibration pixels", target, 100 * agreement)
-    return runner, agreement
 
 
 def _quantize(source: Path, calibration: np.ndarray, folder: Path) -> Path:

@@ -4,7 +4,8 @@ Same model (smp Unet resnet18, 1 input channel, 2 classes, random init, seed 0) 
   baseline   the seed articles' loop: cv2.imread, /255, model(x) one image at a time under no_grad, argmax,
              cv2.imwrite;
   seglab     predict_folder with the "auto" backend, plus each backend on its own for comparison, and the
-             "fast" precision (8-bit onnxruntime model calibrated on the first images, checked against exact).
+             "auto" precision (the fastest path measured here, reduced precision only where its masks agree
+             with 32-bit on 99.9% of the pixels of the first images).
 Then the peak resident memory of predicting one 8192 x 8192 uint16 image, in a fresh subprocess.
 """
 
@@ -70,7 +71,7 @@ def seglab(model, paths: list[Path], output: Path, backend: str, precision: str)
 
     start = time.perf_counter()
     predictor = Predictor(model, build_spec("dtype_range"), PredictOptions(backend=backend, precision=precision))
-    if predictor.needs_calibration:  # setup, like the ONNX export: done once per model and folder
+    if predictor.needs_calibration:  # setup, like the ONNX export: the choice and the agreement check
         predictor.calibrate([read_gray(p) for p in paths[:4]])
     setup = time.perf_counter() - start
     predictor.predict(np.zeros((512, 512), np.uint8))  # warm-up
@@ -154,7 +155,7 @@ def main() -> None:
     print(f"{len(paths)} images from {folder}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     model = build_model()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = (("torch", "exact"), ("onnx", "exact"), ("auto", "exact"), ("auto", "fast"))
+        runs = (("torch", "exact"), ("onnx", "exact"), ("auto", "exact"), ("auto", "auto"))
         outputs = {name: Path(tmp) / name for name in ["baseline"] + [f"{b}-{p}" for b, p in runs]}
         for output in outputs.values():
             output.mkdir()
@@ -168,7 +169,7 @@ def main() -> None:
             same = agreement(outputs["baseline"], outputs[name])
             print(f"seglab backend={backend:<5} {precision:<5} ({used:<9}) {rate:6.2f} images/s  {rate / base:4.2f}x "
                   f"baseline  setup {setup:4.1f} s  masks equal to baseline {same:.4%}")
-    for name in ("auto-exact", "auto-fast"):
+    for name in ("auto-exact", "auto-auto"):
         verdict = "meets" if rates[name] / base >= SPEED_TARGET else "MISSES"
         print(f"seglab {name} is {rates[name] / base:.2f}x the baseline ({verdict} the {SPEED_TARGET:.0f}x target)")
     if args.memory_size:

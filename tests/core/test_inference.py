@@ -71,7 +71,7 @@ def pointwise_model(weights: list[float], biases: list[float], in_channels: int 
 
 
 def torch_options(**changes) -> PredictOptions:
-    return PredictOptions(backend="torch", **changes)
+    return PredictOptions(**{"backend": "torch", "precision": "exact", **changes})
 
 
 # tiling and blending -----------------------------------------------------------------------------
@@ -291,9 +291,10 @@ def test_predict_folder_from_a_model_file(tmp_path):
 def test_onnx_backend_matches_torch_and_is_cached(tmp_path):
     image = smooth_image(150, 170)
     model, spec = tiny_model(image)
-    options = dict(tile_size=64, overlap=16, return_probabilities=True, onnx_cache_dir=str(tmp_path))
-    onnx = Predictor(model, spec, PredictOptions(backend="auto", **options))
-    assert onnx.backend == "onnx", onnx.backend_reason
+    options = dict(tile_size=64, overlap=16, return_probabilities=True, onnx_cache_dir=str(tmp_path),
+                   precision="exact")
+    onnx = Predictor(model, spec, PredictOptions(backend="onnx", **options))
+    assert onnx.backend == "onnx-fp32", onnx.backend_reason
     onnx_mask, onnx_probabilities = onnx.predict(image)
     torch_mask, torch_probabilities = Predictor(model, spec, torch_options(**options)).predict(image)
     np.testing.assert_allclose(onnx_probabilities, torch_probabilities, atol=1e-4)
@@ -301,11 +302,11 @@ def test_onnx_backend_matches_torch_and_is_cached(tmp_path):
     cached = list(tmp_path.glob("*.onnx"))
     assert len(cached) == 1
     stamp = cached[0].stat().st_mtime_ns
-    assert Predictor(model, spec, PredictOptions(backend="onnx", **options)).backend == "onnx"
+    assert Predictor(model, spec, PredictOptions(backend="onnx", **options)).backend == "onnx-fp32"
     assert cached[0].stat().st_mtime_ns == stamp
     cached[0].write_bytes(b"damaged")
     again = Predictor(model, spec, PredictOptions(backend="onnx", **options))
-    assert again.backend == "onnx"
+    assert again.backend == "onnx-fp32"
     np.testing.assert_allclose(again.predict(image)[1], torch_probabilities, atol=1e-4)
 
 
@@ -325,10 +326,11 @@ def test_onnx_backend_falls_back_to_torch_when_outputs_disagree(tmp_path, caplog
     spec = ModelSpec("shape_baking", 1, ClassTable.default(2), 2)
     with caplog.at_level(logging.WARNING, logger="core.inference"):
         predictor = Predictor(ShapeBakingNet().eval(), spec,
-                              PredictOptions(backend="onnx", onnx_cache_dir=str(tmp_path)))
-    assert predictor.backend == "torch"
+                              PredictOptions(backend="onnx", precision="exact", onnx_cache_dir=str(tmp_path)))
+    assert predictor.backend == "torch-fp32"
+    assert predictor.backend_reason.startswith("PyTorch 32-bit on CPU")
     assert "differs from torch" in predictor.backend_reason
-    assert any("falling back to torch" in record.message for record in caplog.records)
+    assert any("differs from torch" in record.message for record in caplog.records)
     assert list(tmp_path.iterdir()) == []  # a model that failed the check is not cached
     assert predictor.predict(smooth_image(40, 40)).shape == (40, 40)
 
@@ -344,44 +346,51 @@ def test_onnx_export_of_an_unfusable_batchnorm_network_keeps_it_in_eval_mode(tmp
     spec = ModelSpec(architecture="unet_classic", in_channels=1, classes=ClassTable.default(2), out_channels=2,
                      options={"base_channels": 8, "bilinear": True})
     image = smooth_image(96, 128)
-    options = dict(tile_size=64, overlap=16, return_probabilities=True, onnx_cache_dir=str(tmp_path))
+    options = dict(tile_size=64, overlap=16, return_probabilities=True, onnx_cache_dir=str(tmp_path),
+                   precision="exact")
     onnx = Predictor(model, spec, PredictOptions(backend="onnx", **options))
-    assert onnx.backend == "onnx", onnx.backend_reason
+    assert onnx.backend == "onnx-fp32", onnx.backend_reason
     torch_probabilities = Predictor(model, spec, torch_options(**options)).predict(image)[1]
     np.testing.assert_allclose(onnx.predict(image)[1], torch_probabilities, atol=1e-4)
     assert not model.training
 
 
-def test_fast_precision_uses_a_checked_8_bit_model_or_says_why_not(tmp_path, monkeypatch):
-    """Fast precision on the starter model: an 8-bit copy calibrated on the images to segment, kept only when
-    its masks agree with the exact model's; otherwise prediction stays exact and says why."""
-    import core.inference.quantize as quantize
+def test_the_8_bit_model_is_used_only_when_its_masks_agree(tmp_path, monkeypatch):
+    """On the starter model, with 8-bit timed fastest: an 8-bit copy calibrated on the images to segment, used
+    when its masks agree with 32-bit; refused (and its file removed) when the rule cannot be met."""
+    import core.inference.path_choice as path_choice
     from core.resources import resource_path
 
+    monkeypatch.setattr(path_choice, "read_timings", lambda key: {"onnx-int8": 0.001, "onnx-fp32": 1.0})
+    monkeypatch.setattr(path_choice, "MIN_AGREEMENT", 0.99)  # this model's 8-bit copy reaches 99.8%, not 99.9%
     images = [read_image(p) for p in sorted(resource_path("sample", "images").iterdir())[:2]]
     options = dict(backend="onnx", onnx_cache_dir=str(tmp_path))
     model_file = resource_path("starter_model.safetensors")
-    exact = Predictor.from_file(model_file, PredictOptions(**options))
-    fast = Predictor.from_file(model_file, PredictOptions(precision="fast", **options))
+    exact = Predictor.from_file(model_file, PredictOptions(precision="exact", **options))
+    fast = Predictor.from_file(model_file, PredictOptions(**options))
     assert fast.needs_calibration and not exact.needs_calibration
     fast.calibrate(images)
-    assert fast.backend == "onnx-int8" and "agree" in fast.backend_reason, fast.backend_reason
+    assert fast.backend == "onnx-int8" and "masks agree with 32-bit on" in fast.backend_reason, fast.backend_reason
     assert (fast.predict(images[1]) == exact.predict(images[1])).mean() > 0.99
     assert list(tmp_path.glob("*.int8.onnx"))
 
-    monkeypatch.setattr(quantize, "MIN_AGREEMENT", 1.01)  # nothing can pass: the exact model stays
-    strict = Predictor.from_file(model_file, PredictOptions(precision="fast", **options))
+    monkeypatch.setattr(path_choice, "MIN_AGREEMENT", 1.01)  # nothing can pass: 32-bit stays
+    strict = Predictor.from_file(model_file, PredictOptions(**options))
     strict.calibrate(images)
-    assert strict.backend == "onnx" and "fast precision not used" in strict.backend_reason
+    assert strict.backend == "onnx-fp32" and "ONNX Runtime 8-bit refused" in strict.backend_reason
     assert np.array_equal(strict.predict(images[0]), exact.predict(images[0]))
-    assert not list(tmp_path.glob("*.int8.onnx"))  # a rejected 8-bit model is not kept
+    assert not list(tmp_path.glob("*.int8.onnx"))  # a refused 8-bit model is not kept
 
 
-def test_folder_prediction_calibrates_fast_precision_on_its_own_images(tmp_path):
+def test_folder_prediction_checks_reduced_precision_on_its_own_images(tmp_path, monkeypatch):
+    import core.inference.path_choice as path_choice
     from core.resources import resource_path
 
+    monkeypatch.setattr(path_choice, "read_timings", lambda key: {"onnx-int8": 0.001, "onnx-fp32": 1.0})
+    monkeypatch.setattr(path_choice, "MIN_AGREEMENT", 0.99)
     predictor = Predictor.from_file(resource_path("starter_model.safetensors"),
-                                    PredictOptions(backend="onnx", precision="fast", onnx_cache_dir=str(tmp_path)))
+                                    PredictOptions(backend="onnx", onnx_cache_dir=str(tmp_path)))
     sources = sorted(resource_path("sample", "images").iterdir())[:3]
     result = predict_folder(predictor, sources, tmp_path / "out")
     assert len(result.written) == 3 and predictor.backend == "onnx-int8"
+    assert "masks agree with 32-bit on" in predictor.backend_reason

@@ -58,12 +58,12 @@ def isbi_four(isbi_dir, tmp_path):
     return folder
 
 
-def segment(qtbot, window, model_file, scope="all", fast=False):
+def segment(qtbot, window, model_file, scope="all", exact=False):
     dialog = window.segmentation.open_dialog()
     dialog.model_field.set_path(str(model_file))
     dialog.scope_button(scope).setChecked(True)
     dialog.tile_spin.setValue(256)
-    dialog.fast_check.setChecked(fast)
+    dialog.exact_check.setChecked(exact)
     assert dialog.segment_button.isEnabled()
     dialog.accept()
     assert window.segmentation.running and window.segmentation.progress_widget.isVisible()
@@ -104,15 +104,15 @@ def test_segment_dialog_fills_predictions_as_they_finish(qtbot, main_window, sho
     np.testing.assert_array_equal(state.document.prediction, read_mask(folder / "0.png"))
 
 
-def test_fast_mode_reaches_the_predictor_and_says_what_it_used(qtbot, main_window, show_folder, isbi_four,
-                                                              model_file):
+def test_exact_arithmetic_reaches_the_predictor_and_says_what_it_used(qtbot, main_window, show_folder, isbi_four,
+                                                                     model_file):
     window, state = main_window, main_window.state
     show_folder(window, isbi_four, "0")
-    segment(qtbot, window, model_file, fast=True)
+    segment(qtbot, window, model_file, exact=True)
     summary = window.segmentation.last_summary
     assert summary.done == 4 and len(state.predictions) == 4
-    assert "8-bit" in summary.backend or "fast precision not used" in summary.backend, summary.backend
-    assert window.settings.value("segment/fast", type=bool)
+    assert "32-bit on" in summary.backend and "agree" not in summary.backend, summary.backend
+    assert window.settings.value("segment/exact", type=bool)
 
 
 def test_a_broken_image_is_listed_and_the_others_are_segmented(qtbot, main_window, show_folder, isbi_four,

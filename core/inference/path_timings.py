@@ -1,0 +1,86 @@
+"""Seconds per tile of each way to run a network (runner_choice.py), measured once per machine and kept in the
+user's data folder, keyed by the runtime versions, the processor or GPU, the thread count, the network's
+architecture and size, and the tile shape: a new torch, onnxruntime or openvino measures again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from core.device import DeviceInfo
+from core.io.atomic import write_json_atomic
+from core.models.spec import ModelSpec
+from core.user_folders import user_data_dir
+
+log = logging.getLogger(__name__)
+
+CACHE_NAME = "prediction_speed.json"
+TIMED_CALLS = 2
+"""Calls timed after one warm-up call; the fastest counts (a busy machine only ever slows a call down)."""
+RUNTIMES = ("onnxruntime", "openvino")
+"""Besides torch (its own version string names the CUDA build too)."""
+
+
+def cache_path() -> Path:
+    return user_data_dir() / CACHE_NAME
+
+
+def cache_key(device: DeviceInfo, spec: ModelSpec, tiles_shape: tuple[int, ...]) -> str:
+    """What the timings depend on, in words (also readable in the cache file)."""
+    import torch
+
+    versions = [f"torch {torch.__version__}"]
+    for runtime in RUNTIMES:
+        try:
+            versions.append(f"{runtime} {version(runtime)}")
+        except PackageNotFoundError:
+            versions.append(f"no {runtime}")
+    where = f"{device.name}, {torch.get_num_threads()} threads" if device.kind == "cpu" else device.name
+    network = f"{spec.architecture}/{spec.encoder or '-'} {spec.in_channels}->{spec.out_channels} " \
+              f"{json.dumps(spec.options, sort_keys=True, default=str)}"
+    batch, _, height, width = tiles_shape
+    return " | ".join([*versions, where, network, f"batch {batch} of {height}x{width}"])
+
+
+def read_timings(key: str) -> dict[str, float]:
+    """Seconds per tile measured before under `key` (empty when none or the file is unreadable)."""
+    try:
+        entry = json.loads(cache_path().read_text()).get(key, {})
+        return {name: float(seconds) for name, seconds in entry.get("seconds_per_tile", {}).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def store_timings(key: str, timings: dict[str, float]) -> None:
+    """Add `timings` under `key`; a cache that cannot be written only means measuring again next time."""
+    path = cache_path()
+    try:
+        cache = json.loads(path.read_text())
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    entry = cache.setdefault(key, {})
+    entry["seconds_per_tile"] = {**entry.get("seconds_per_tile", {}), **timings}
+    entry["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, cache)
+    except OSError as exc:
+        log.warning("prediction timings not cached (%s); they are measured again next run", exc)
+
+
+def seconds_per_tile(runner, tiles: np.ndarray) -> float:
+    """The fastest of TIMED_CALLS calls on `tiles`, after a warm-up call, per tile."""
+    runner(tiles)
+    best = float("inf")
+    for _ in range(TIMED_CALLS):
+        start = time.perf_counter()
+        runner(tiles)
+        best = min(best, time.perf_counter() - start)
+    return best / len(tiles)
