@@ -4,8 +4,8 @@ before/after patches that make each edit undoable. Numpy and OpenCV only (the ed
 Regions are (top, left, bottom, right) in pixels, bottom and right exclusive. Points are (x, y) pixel
 indices: a brush of radius r paints the disk cv2.circle(center, r) at every point and the band
 cv2.line(p0, p1, thickness=2r) between consecutive points, so a stroke has no gaps however fast the
-pointer moves. "Protect other classes": `replace` names the only value that may change (0 when painting,
-the current class when erasing); None lets every pixel change.
+pointer moves. "Protect other classes": `replace` names the only values that may change (background and
+unlabeled when painting, the current class when erasing); None lets every pixel change.
 """
 
 from __future__ import annotations
@@ -44,12 +44,21 @@ def region_slices(region: Region) -> tuple[slice, slice]:
     return (slice(region[0], region[2]), slice(region[1], region[3]))
 
 
+def replaceable(pixels: np.ndarray, replace: int | Sequence[int] | None) -> np.ndarray | bool:
+    """Which pixels an edit may change: those holding `replace` (a value or several); None: all (True)."""
+    if replace is None:
+        return True
+    if isinstance(replace, int | np.integer):
+        return pixels == replace
+    return np.isin(pixels, np.asarray(replace, dtype=pixels.dtype))
+
+
 def apply_coverage(mask: np.ndarray, region: Region, coverage: np.ndarray, value: int,
-                   replace: int | None = None) -> bool:
+                   replace: int | Sequence[int] | None = None) -> bool:
     """Set mask[region] = value where `coverage` (a bool crop of the region's size) is True and, if
-    `replace` is given, the pixel holds `replace`. Returns whether any pixel changed."""
+    `replace` is given, the pixel holds `replace` (or one of its values). Returns whether any pixel changed."""
     target = mask[region_slices(region)]
-    chosen = coverage if replace is None else coverage & (target == replace)
+    chosen = coverage & replaceable(target, replace)
     chosen &= target != value
     if not chosen.any():
         return False

@@ -22,6 +22,7 @@ from gui.classes.class_panel import ClassPanelWidget
 from gui.controllers.dataset_controller import DatasetController
 from gui.empty_state import EmptyStateWidget
 from gui.state import AppState
+from gui.status_bar import MessageStatusBar
 from gui.viewer.image_viewer import ImageViewerWidget
 from gui.viewer.levels_widget import LevelsWidget
 from gui.viewer.overlay_controls import OverlayControlsWidget
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
             "levels": self._dock("Contrast", self.levels, Qt.DockWidgetArea.RightDockWidgetArea),
             "problems": self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.setStatusBar(MessageStatusBar())  # messages keep left of the pixel read-out, never over it
         self.cursor_label = QLabel()
         self.statusBar().addPermanentWidget(self.cursor_label)
         self._build_actions()
@@ -67,6 +69,7 @@ class MainWindow(QMainWindow):
         self._install_training()
         self._install_diagnostics()
         self._install_editor()
+        self._install_label_next()
         self._connect()
         self._restore_layout()
         self._update_empty_state()
@@ -145,7 +148,7 @@ class MainWindow(QMainWindow):
         """The Training panel, its controller, and Model > Train Model… (Ctrl+T)."""
         from gui.training.controller import TrainingController
 
-        self.training = TrainingController(self.state, self.tasks, self)
+        self.training = TrainingController(self.state, self.tasks, self.settings, self)
         dock = self._dock("Training", self.training.dock_widget, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["problems"], dock)
         dock.hide()  # shown when a run starts, or from View > Panels
@@ -214,7 +217,8 @@ class MainWindow(QMainWindow):
 
     def _install_editor(self) -> None:
         """The mask editor (gui/editor/): tools with their tool bar, Edit menu, Save Mask (Ctrl+S), labelme
-        import/export, the undo history panel; unsaved edits are saved or asked about before leaving an image."""
+        import/export, the undo history panel; unsaved edits are asked about before the folder closes, and
+        the status bar says when they are saved automatically."""
         from PySide6.QtWidgets import QUndoView
 
         from gui.editor.editor_actions import EditorActions
@@ -222,7 +226,13 @@ class MainWindow(QMainWindow):
         from gui.editor.tool_bar import EditorToolBar
 
         self.editor = EditorController(self.state, self.viewer.canvas, self.tasks, self.settings, self)
-        self.datasets.leave_guard = self.editor.confirm_leave
+        self.datasets.leave_guard = self.editor.confirm_close_folder
+        self.autosave_label = QLabel("Masks save automatically")
+        self.autosave_label.setToolTip("Edit > Save Edits Automatically is on: edits are saved when you go to "
+                                       "another image or close the folder")
+        self.statusBar().addPermanentWidget(self.autosave_label)
+        self.editor.options_changed.connect(lambda: self.autosave_label.setVisible(self.editor.save_on_leave))
+        self.autosave_label.setVisible(self.editor.save_on_leave)
         actions = self.editor_actions = EditorActions(self.editor, self)
         self.addActions(actions.window_shortcuts)
         for action in (actions.save, actions.import_labelme, actions.export_labelme):
@@ -239,6 +249,14 @@ class MainWindow(QMainWindow):
         self.docks["levels"].raise_()
         self.panels_menu.addAction(self.docks["history"].toggleViewAction())
 
+    def _install_label_next(self) -> None:
+        """Edit > Label Next (N, also on the tool bar): the next image worth labeling, its unsure region framed."""
+        from gui.label_next_actions import LabelNextActions
+
+        self.label_next = LabelNextActions(self.state, self.tasks, self.viewer.canvas, self)
+        self.edit_menu.addAction(self.label_next.action)
+        self.toolbar.addAction(self.label_next.action)
+
     def _connect(self) -> None:
         self.empty_state.open_requested.connect(self.choose_folder)
         self.empty_state.sample_requested.connect(self.open_sample)
@@ -246,6 +264,7 @@ class MainWindow(QMainWindow):
         self.state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.state.dataset_changed.connect(self._update_empty_state)
         self.state.dataset_changed.connect(self._update_title)
+        self.state.dataset_changed.connect(self._remember_open_folder)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
         self.datasets.scan_failed.connect(self._on_datasets_scan_failed)
         self.problems.encoding_requested.connect(self.edit_mask_encoding)
@@ -254,11 +273,14 @@ class MainWindow(QMainWindow):
     def choose_folder(self) -> None:
         start = self._recent_folders()[0] if self._recent_folders() else str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        self.activateWindow()  # the keyboard comes back at once, also where no window manager gives it back
         if folder:
             self.open_folder(folder)
 
     def open_sample(self) -> None:
+        """Open the sample dataset; the starter model segments its images in the background."""
         from core.data.workspace import sample_dataset
+        from gui.model_field import starter_model_path
 
         try:
             folder = sample_dataset()
@@ -266,6 +288,9 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open the sample", f"The sample dataset could not be copied to your "
                                 f"data folder: {exc}")
             return
+        starter = starter_model_path()
+        if starter:
+            self.segmentation.segment_when_opened(folder, starter)
         self.open_folder(str(folder))
 
     def open_folder(self, folder: str) -> None:
@@ -273,8 +298,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Folder not found", f"{folder}\n\nThis folder does not exist (any more).")
             self._forget_recent(folder)
             return
-        self._remember_recent(str(Path(folder).resolve()))
-        self.datasets.open_folder(folder)
+        self.datasets.open_folder(folder)  # a folder that opens is added to Open Recent
 
     def edit_mask_encoding(self) -> None:
         from gui.mask_encoding_dialog import MaskEncodingDialog
@@ -295,6 +319,10 @@ class MainWindow(QMainWindow):
     def _recent_folders(self) -> list[str]:
         value = self.settings.value("recent_folders", [])
         return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_open_folder(self) -> None:
+        if self.state.index is not None:
+            self._remember_recent(str(Path(self.state.index.root).resolve()))
 
     def _remember_recent(self, folder: str) -> None:
         folders = [folder] + [f for f in self._recent_folders() if f != folder]
@@ -353,9 +381,11 @@ class MainWindow(QMainWindow):
                           "Runs offline on this computer.")
 
     def closeEvent(self, event) -> None:
-        if not self.editor.confirm_close():  # unsaved edits: saved, or the user chose to stay
+        if not self.editor.confirm_close():  # unsaved edits: the user chose to stay
             event.ignore()
             return
+        if not self.training.confirm_close(self):  # a training run: stopped (its best model kept), or stay
+            return event.ignore()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         for part in (self.training, *self.jobs, self.tasks, self.levels, self.browser):

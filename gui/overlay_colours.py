@@ -7,13 +7,15 @@ visibility builds a new 256-entry table; the mask pixels are never touched.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from core.classes import IGNORE_INDEX, ClassTable
 from core.difference_colours import DIFFERENCE_KINDS
 
 TABLE_SIZE = 256
-OUTLINE_TINT = 0.45  # how far towards white the prediction outline is drawn in the "both" layer
+OUTLINE_TINT = 0.45
+UNCERTAINTY_FIRST_SHADE = 60  # the uncertainty colours skip inferno's near-black start  # how far towards white the prediction outline is drawn in the "both" layer
 
 
 def _argb(rgb: np.ndarray, alpha: np.ndarray) -> list[int]:
@@ -47,3 +49,14 @@ def difference_colour_table() -> list[int]:
 def outline_opacity(opacity: float) -> float:
     """Thin outlines are drawn stronger than fills at the same slider value (and vanish at 0)."""
     return float(np.sqrt(max(0.0, min(1.0, opacity))))
+
+
+def uncertainty_colour_table() -> list[int]:
+    """ARGB table for a uint8 uncertainty map (0 certain .. 255 most uncertain): the perceptual inferno colour
+    map from its purple on, with alpha rising in step with the uncertainty (certain pixels leave the image
+    untouched), so the most unsure parts stand out and the structures under the others stay visible."""
+    ramp = np.arange(TABLE_SIZE, dtype=np.float32) / (TABLE_SIZE - 1)
+    shades = np.rint(UNCERTAINTY_FIRST_SHADE + ramp * (255 - UNCERTAINTY_FIRST_SHADE)).astype(np.uint8)
+    bgr = cv2.applyColorMap(shades.reshape(-1, 1), cv2.COLORMAP_INFERNO).reshape(-1, 3)
+    alpha = np.rint(ramp * 255).astype(np.uint8)
+    return _argb(bgr[:, ::-1], alpha)

@@ -1,5 +1,8 @@
 """Training samples: images and masks loaded once, random patches with augmentation for training,
-a fixed grid of tiles for validation, and a deterministic train/validation split."""
+a fixed grid of tiles for validation, and a deterministic train/validation split.
+
+Partially labeled images: unlabeled pixels (IGNORE_INDEX) add nothing to the loss, so images are drawn in
+proportion to their labeled pixels and their patches are centred on labeled pixels."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from core.io.images import Normalisation, non_finite_pixels, replace_non_finite
 
 FOREGROUND_FRACTION = 0.33
 """Share of training patches centred on a labeled non-background pixel, so small classes are seen."""
-_MAX_FOREGROUND_POINTS = 20_000
+_MAX_POINTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,21 @@ class LoadedSample:
 
     def foreground_points(self) -> np.ndarray:
         """Up to 20,000 (y, x) positions of labeled non-background pixels."""
-        flat = np.flatnonzero((self.mask > 0) & (self.mask != IGNORE_INDEX))
-        if flat.size > _MAX_FOREGROUND_POINTS:
-            flat = flat[:: flat.size // _MAX_FOREGROUND_POINTS]
+        return self._points((self.mask > 0) & (self.mask != IGNORE_INDEX))
+
+    def labeled_points(self) -> np.ndarray:
+        """Up to 20,000 (y, x) positions of labeled pixels when some pixels are unlabeled; none when all are
+        labeled (any patch then has labels)."""
+        labeled = self.mask != IGNORE_INDEX
+        return self._points(labeled) if not labeled.all() else np.zeros((0, 2), np.int64)
+
+    def labeled_count(self) -> int:
+        return int(np.count_nonzero(self.mask != IGNORE_INDEX))
+
+    def _points(self, selected: np.ndarray) -> np.ndarray:
+        flat = np.flatnonzero(selected)
+        if flat.size > _MAX_POINTS:
+            flat = flat[:: flat.size // _MAX_POINTS]
         return np.stack(np.unravel_index(flat, self.mask.shape), axis=1)
 
 
@@ -78,9 +93,12 @@ class PatchDataset(torch.utils.data.Dataset):
         self.length = length
         self.seed = seed
         self.epoch = 0
-        areas = np.array([s.mask.size for s in samples], dtype=np.float64)
-        self._weights = areas / areas.sum()
+        labeled = np.array([s.labeled_count() for s in samples], dtype=np.float64)
+        if labeled.sum() == 0:
+            raise ConfigError("every pixel of the training images is unlabeled; label some pixels first")
+        self._weights = labeled / labeled.sum()
         self._foreground = [s.foreground_points() for s in samples]
+        self._labeled = [s.labeled_points() for s in samples]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -91,11 +109,12 @@ class PatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, item))
         which = int(rng.choice(len(self.samples), p=self._weights))
-        sample, points = self.samples[which], self._foreground[which]
+        sample, foreground, labeled = self.samples[which], self._foreground[which], self._labeled[which]
         size = self.augment.crop_size(self.patch_size, rng)
         height, width = sample.mask.shape
-        if len(points) and rng.random() < FOREGROUND_FRACTION:
-            y, x = points[int(rng.integers(len(points)))]
+        centres = foreground if len(foreground) and rng.random() < FOREGROUND_FRACTION else labeled
+        if len(centres):  # a foreground pixel, or any labeled pixel of a partially labeled image
+            y, x = centres[int(rng.integers(len(centres)))]
             top, left = int(y) - size // 2, int(x) - size // 2
         else:
             top = int(rng.integers(0, max(height - size, 0) + 1))

@@ -40,7 +40,7 @@ from core.io.mask_formats import (
     keep_stored_pixels,
     write_stored,
 )
-from core.io.masks import MaskEncoding, mask_suffix, read_raw_mask
+from core.io.masks import MaskEncoding, ignore_index_for, mask_suffix, read_raw_mask
 from core.io.polygons import Polygon, rasterise
 
 if TYPE_CHECKING:
@@ -222,8 +222,14 @@ def write_labelme_annotation(path: str | Path, mask: np.ndarray, classes: ClassT
 
 def _write_class_masks(target: AnnotationTarget, mask: np.ndarray, classes: ClassTable,
                        encoding: MaskEncoding) -> str:
-    """One 0/255 file per class folder; read back with core.data.index.read_class_masks."""
-    extra = [int(v) for v in present_values(mask) if v > len(target.paths)]
+    """One 0/255 file per class folder; read back with core.data.index.read_class_masks. A pixel in no
+    folder is background, so unlabeled pixels cannot be kept: refused, saying what to do."""
+    values = present_values(mask)
+    if ignore_index_for(len(classes)) in values:
+        raise MaskFormatError("this dataset keeps one mask folder per class, where a pixel in no folder is "
+                              "background, so it cannot hold unlabeled pixels; paint them with a class or "
+                              "the Eraser (background) before saving", target.paths[0])
+    extra = [int(v) for v in values if v > len(target.paths)]
     if extra:
         raise MaskFormatError(f"this dataset keeps one mask folder per class ({len(target.paths)} folders); "
                               f"class {extra[0]} has none: add a folder for it under masks/", target.paths[0])

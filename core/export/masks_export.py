@@ -1,6 +1,6 @@
 """Mask pictures for export: index masks (paletted PNG or label TIFF), colour masks, and overlays of the
 coloured mask on the image for slides. Colours are the class table's, as in the viewer and thumbnails;
-unlabeled pixels (the ignore value) are white in colour masks, as in the paletted PNG's palette."""
+unlabeled pixels (the ignore value) are UNLABELED_COLOUR in colour masks, as in the paletted PNG's palette."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from core.classes import ClassTable
 from core.errors import MaskFormatError
 from core.io.atomic import write_atomic
 from core.io.images import display_view, percentile_levels
-from core.io.masks import MAX_PNG_CLASSES, ignore_index_for, write_mask
+from core.io.masks import MAX_PNG_CLASSES, UNLABELED_COLOUR, ignore_index_for, write_mask
 
 OVERLAY_OPACITY = 0.45
 """How strongly a class colour covers the image in overlays (the viewer's default opacity)."""
 
-UNLABELED_COLOUR = (255, 255, 255)
 _MICROMETRES_PER_CM = 1e4
 
 
@@ -50,7 +49,7 @@ def write_label_tiff(path: str | Path, mask: np.ndarray, classes: ClassTable,
 
 
 def colour_mask(mask: np.ndarray, classes: ClassTable) -> np.ndarray:
-    """(H, W) index mask -> (H, W, 3) uint8 RGB in the class colours; unlabeled pixels white."""
+    """(H, W) index mask -> (H, W, 3) uint8 RGB in the class colours; unlabeled pixels UNLABELED_COLOUR."""
     ignore = ignore_index_for(len(classes))
     lut = classes.lookup_table(max(int(mask.max(initial=0)), len(classes) - 1, ignore) + 1)
     lut[ignore] = UNLABELED_COLOUR

@@ -16,6 +16,8 @@ from pathlib import Path
 from core.errors import Cancelled, ConfigError, SegLabError
 from core.inference.options import CancelCheck, PredictOptions
 from core.inference.predictor import Predictor, first_readable, non_finite_warning
+from core.inference.uncertainty import image_score
+from core.inference.uncertainty_files import SCORES_FILE, map_path_for_mask, write_map, write_scores
 from core.io.masks import mask_suffix, write_mask
 from core.io.readers.planes import ImagePlane, is_plane_source, list_planes, model_channels
 
@@ -39,6 +41,7 @@ class FolderResult:
     seconds: float
     images_per_s: float
     warnings: list[tuple[Path, str]] = field(default_factory=list)  # written, but e.g. NaN pixels left unlabeled
+    scores: dict[str, float] = field(default_factory=dict)  # with uncertainty: mask name -> image score
 
 
 def list_images(inputs: str | Path | Iterable[str | Path | ImagePlane]) -> list[ImagePlane]:
@@ -64,14 +67,16 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
                    output_dir: str | Path, options: PredictOptions | None = None,
                    progress: FolderProgress | None = None, cancel: CancelCheck | None = None,
                    on_result: ResultCallback | None = None, *, within_images: bool = False,
-                   channel: int | str | None = None) -> FolderResult:
+                   channel: int | str | None = None, uncertainty: bool = False) -> FolderResult:
     """Predict every plane of every image and write `<output_dir>/<stem><plane suffix>.png` (paletted, value =
     class index; .tif past 255 classes). `model` is a model file (loaded with `options`) or a ready Predictor
     (its own options apply). `channel` (name or number from 0): what a 1-channel model reads of multi-channel
     images; without it such an image fails, but 8-bit colour photos are read as gray (said once in warnings).
     Unreadable images are listed in failures (by file; the message names the plane) and the rest carry on;
     images with NaN or infinite pixels (unlabeled in their masks) in warnings. Cancel returns early with
-    cancelled=True; masks already written stay. within_images: progress follows every batch of tiles too."""
+    cancelled=True; masks already written stay. within_images: progress follows every batch of tiles too.
+    uncertainty: also write `uncertainty/<name>.tif` per mask and the scores to `uncertainty.csv` (updated, not
+    replaced: core.inference.uncertainty_files), also when cancelled."""
     predictor = model if isinstance(model, Predictor) else Predictor.from_file(model, options or PredictOptions())
     paths = list_images(inputs)
     output_dir = Path(output_dir)
@@ -87,7 +92,7 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
 
     if predictor.needs_calibration:
         predictor.calibrate(first_readable(read_plane, [p for p in paths if p in targets]))
-    run = _FolderRun(predictor, len(paths), progress, on_result, within_images)
+    run = _FolderRun(predictor, len(paths), progress, on_result, within_images, uncertainty)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:
         pending: deque[tuple[ImagePlane, Future]] = deque()
@@ -110,11 +115,12 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
         for _, reading in pending:
             reading.cancel()
         run.collect_writes(wait=True)
+    run.write_scores(output_dir)
     seconds = time.perf_counter() - run.start
     written = [targets[p] for p in paths if p in targets and targets[p] in run.written]
     warnings = [(path, note) for note, path in notes.items()] + run.warnings
     return FolderResult(written, run.failures, run.cancelled, seconds, len(written) / seconds if seconds else 0.0,
-                        warnings)
+                        warnings, dict(run.scores))
 
 
 def mask_paths(items: list[ImagePlane], output_dir: Path,
@@ -141,8 +147,11 @@ def mask_paths(items: list[ImagePlane], output_dir: Path,
 class _FolderRun:
     """Book-keeping of one folder run: failures, finished writes, progress with an ETA."""
 
-    def __init__(self, predictor: Predictor, total: int, progress, on_result, within_images: bool):
+    def __init__(self, predictor: Predictor, total: int, progress, on_result, within_images: bool,
+                 uncertainty: bool = False):
         self.predictor = predictor
+        self.uncertainty = uncertainty
+        self.scores: dict[str, float] = {}  # mask name -> uncertainty score, once both files are written
         self.total = total
         self.progress = progress
         self.within_images = within_images and progress is not None
@@ -159,16 +168,35 @@ class _FolderRun:
         try:
             image = reading.result()
             tiles = self._report_tiles if self.within_images else None
-            mask = self.predictor.predict_mask(image, progress=tiles, cancel=cancel)
+            if self.uncertainty:
+                mask, uncertainty = self.predictor.predict_uncertain(image, progress=tiles, cancel=cancel)
+            else:
+                mask, uncertainty = self.predictor.predict_mask(image, progress=tiles, cancel=cancel), None
         except SegLabError as exc:
             self.fail(source, exc)
             return
         warning = non_finite_warning(image)
         if warning is not None:
             self.warnings.append((source, warning))
-        self._writes.append((source, target, writer.submit(write_mask, target, mask, self.predictor.spec.classes)))
+        self._writes.append((source, target, writer.submit(self._write, target, mask, uncertainty)))
         self.collect_writes(wait=False)
         self._advance()
+
+    def _write(self, target: Path, mask, uncertainty) -> None:
+        """On the writer thread: the mask, and its uncertainty map and score when asked for."""
+        write_mask(target, mask, self.predictor.spec.classes)
+        if uncertainty is not None:
+            write_map(map_path_for_mask(target), uncertainty)
+            self.scores[target.stem] = image_score(uncertainty)
+
+    def write_scores(self, output_dir: Path) -> None:
+        """Add this run's scores to `uncertainty.csv` (a failure is listed, the masks stay)."""
+        if not self.scores:
+            return
+        try:
+            write_scores(output_dir, self.scores)
+        except (SegLabError, OSError) as exc:
+            self.failures.append((output_dir / SCORES_FILE, f"uncertainty scores not written: {exc}"))
 
     def fail(self, source: Path, error: Exception) -> None:
         self.failures.append((source, str(error)))

@@ -8,6 +8,7 @@ tile row still covers are held as float sums, so a 10000 x 10000 image needs mem
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from core.errors import Cancelled, ConfigError, ImageReadError
 from core.inference.options import CancelCheck, PredictOptions, TileProgress
 from core.inference.tiling import BandBlender, TileGrid
+from core.inference.uncertainty import pixel_uncertainty
 from core.io.images import channel_count, match_channels, non_finite_pixels
 from core.io.masks import MAX_PNG_CLASSES, ignore_index_for
 from core.models.spec import ModelSpec
@@ -27,21 +29,27 @@ CALIBRATION_IMAGES = 4
 
 
 class Predictor:
-    """Runs one model on whole images. Build it once and reuse it: setup (device copy, ONNX check) costs time.
+    """Runs one model on whole images. Build it once and reuse it: setup (device copy, the choice of how the
+    network runs) costs time.
 
-    `backend` names the runner in use ("torch" or "onnx"); `backend_reason` says why (e.g. a fallback).
+    With precision "auto" that choice waits for the first images (calibrate, or the first predict): the fastest
+    way on this machine whose masks agree with 32-bit on them (core.inference.path_choice). `backend` names it
+    ("openvino-bf16", "torch-fp32", ...); `backend_reason` says why, with the measured speeds and the agreement.
     """
 
     def __init__(self, model, spec: ModelSpec, options: PredictOptions | None = None):
-        from core.inference.runner_choice import choose_runner
+        from core.inference.external_runner import ExternalNetwork
 
         self.spec = spec
         self.options = options = options or PredictOptions()
         self.classes = 2 if spec.out_channels == 1 else spec.out_channels
         self.size_multiple = size_multiple(spec)
-        self._runner, self.backend_reason = choose_runner(model, spec, options)
-        self.backend = self._runner.name
-        log.info("predictor for %s uses %s", spec.architecture, self.backend_reason)
+        self._model = model
+        self._runner = None
+        self.backend = "undecided"
+        self.backend_reason = "chosen on the first images"
+        if options.precision == "exact" or isinstance(model, ExternalNetwork):
+            self._choose(self._sample_tiles(), options)
 
     @classmethod
     def from_file(cls, model_path: str | Path, options: PredictOptions | None = None) -> Predictor:
@@ -53,16 +61,13 @@ class Predictor:
 
     @property
     def needs_calibration(self) -> bool:
-        """Fast precision was asked for and the 8-bit model is not set up yet (see calibrate)."""
-        return self.options.precision == "fast" and self.backend == "onnx"
+        """How the network runs is chosen on the first images to segment, and they have not come yet."""
+        return self._runner is None
 
     def calibrate(self, images: list[np.ndarray], tiles_wanted: int = CALIBRATION_TILES) -> None:
-        """Switch to the 8-bit model, calibrated on tiles of these images (the first few to be segmented).
-        When it cannot be used, prediction stays exact and backend_reason says why."""
-        from core.inference.onnx_backend import OnnxUnavailable
-        from core.inference.quantize import int8_runner
-
-        if not self.needs_calibration or not images:
+        """Choose how the network runs, checking reduced precision on tiles of these images (the first few to
+        be segmented). Without an image, 32-bit only. Called by predict when nobody did before."""
+        if not self.needs_calibration:
             return
         tiles = []
         for image in images:
@@ -71,16 +76,25 @@ class Predictor:
                                       self.size_multiple)
             for row, col in grid.tiles()[: max(1, tiles_wanted // len(images))]:
                 tiles.append(self._tile_input(source, levels, grid, *grid.origin(row, col)))
-        calibration = np.stack([tile for tile in tiles if tile.shape == tiles[0].shape])  # one batch shape
-        try:
-            self._runner, agreement = int8_runner(self._runner, calibration)
-        except OnnxUnavailable as exc:
-            self.backend_reason += f"; fast precision not used: {exc}"
-            log.warning("fast precision not used: %s", exc)
+        if not tiles:
+            self._choose(self._sample_tiles(), replace(self.options, precision="exact"))
+            self.backend_reason += "; 32-bit only: there was no image to check reduced precision on"
             return
-        self.backend = self._runner.name
-        self.backend_reason = (f"onnxruntime 8-bit on cpu (masks agree with the exact model on "
-                               f"{agreement:.2%} of the calibration pixels)")
+        self._choose(np.stack([tile for tile in tiles if tile.shape == tiles[0].shape]), self.options)
+
+    def _choose(self, tiles: np.ndarray, options: PredictOptions) -> None:
+        from core.inference.path_choice import choose_path
+
+        chosen = choose_path(self._model, self.spec, options, tiles)
+        self._runner, self.backend, self.backend_reason = chosen.runner, chosen.name, chosen.reason
+        self._model = None  # the chosen runner holds its own copy
+        log.info("predictor for %s uses %s", self.spec.architecture, self.backend_reason)
+
+    def _sample_tiles(self) -> np.ndarray:
+        """A batch of random tiles of the prediction's size, to time the candidates on when no image is needed."""
+        side = -(-self.options.tile_size // self.size_multiple) * self.size_multiple
+        shape = (self.options.batch_size, self.spec.in_channels, side, side)
+        return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
 
     @property
     def mask_dtype(self) -> type:
@@ -103,17 +117,27 @@ class Predictor:
         """Like predict, always returning the mask alone (no probability map is kept)."""
         return self._predict(image, progress, cancel, False)[0]
 
+    def predict_uncertain(self, image: np.ndarray, progress: TileProgress | None = None,
+                          cancel: CancelCheck | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, uncertainty): the mask and its (H, W) float32 uncertainty map (core.inference.uncertainty:
+        0 certain, 1 most uncertain; NaN where the pixel was NaN or infinite), made band by band."""
+        return self._predict(image, progress, cancel, False, want_uncertainty=True)
+
     # ------------------------------------------------------------------------------------------
-    def _predict(self, image, progress, cancel, want_probabilities: bool):
+    def _predict(self, image, progress, cancel, want_probabilities: bool, want_uncertainty: bool = False):
+        """(mask, probabilities or None), or (mask, uncertainty) when want_uncertainty."""
         unusable = non_finite_pixels(np.asarray(image))
         if unusable is not None and unusable.all():
             raise ImageReadError("every pixel is NaN or infinite: there is nothing to segment")
+        if self.needs_calibration:
+            self.calibrate([image])
         source, levels = self._prepare(image)
         height, width = source.shape[:2]
         options = self.options
         grid = TileGrid.for_image(height, width, options.tile_size, options.overlap, self.size_multiple)
         mask = np.empty((height, width), dtype=self.mask_dtype)
         probabilities = np.empty((self.classes, height, width), np.float32) if want_probabilities else None
+        uncertainty = np.empty((height, width), np.float32) if want_uncertainty else None
         blender = BandBlender(self.classes, width)
         tiles = grid.tiles()
         columns = len(grid.col_starts)
@@ -128,15 +152,19 @@ class Predictor:
             done = first + len(batch)
             top, bottom = blender.top, grid.final_rows(done // columns)
             if bottom > top:
-                block = blender.release(bottom, normalise=want_probabilities)
+                block = blender.release(bottom, normalise=want_probabilities or want_uncertainty)
                 mask[top:bottom] = block.argmax(axis=0)
                 if probabilities is not None:
                     probabilities[:, top:bottom] = block
+                if uncertainty is not None:
+                    uncertainty[top:bottom] = pixel_uncertainty(block)
             if progress is not None:
                 progress(done, len(tiles))
         if unusable is not None:
             mask[unusable] = ignore_index_for(self.classes)
-        return mask, probabilities
+            if uncertainty is not None:
+                uncertainty[unusable] = np.nan
+        return (mask, uncertainty) if want_uncertainty else (mask, probabilities)
 
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The image with at most the model's channel count, and normalisation levels for every model
@@ -186,7 +214,7 @@ def non_finite_warning(image: np.ndarray) -> str | None:
 
 
 def first_readable(load, items, count: int = CALIBRATION_IMAGES) -> list[np.ndarray]:
-    """The first `count` items that load(item) reads (the calibration set of fast precision); unreadable
+    """The first `count` items that load(item) reads (what calibrate checks reduced precision on); unreadable
     ones are skipped here: the run that follows reports them."""
     from core.errors import SegLabError
 

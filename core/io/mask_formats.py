@@ -5,6 +5,10 @@ A StoredFormat says where the value sits (a 2-D image, a palette, one channel of
 colour channels, or class colours) and which stored value each class gets: the values the dataset's own
 files use where they decode to the class (ISBI's 0/255 stays 0/255, BBBC039's red channel keeps 0..3,
 with nucleus written as 1), else the class number itself. Writing is atomic (core/io/atomic.py).
+
+Unlabeled pixels (the ignore value) are stored as that value by index formats (files marked as class
+indices, core.io.masks.LabelIndices) and as UNLABELED_COLOUR by colour masks; binary formats cannot hold
+them and say so.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tifffile
 from PIL import Image
 
 from core.classes import IGNORE_INDEX, ClassTable
@@ -23,11 +26,14 @@ from core.io.atomic import write_atomic
 from core.io.images import TIFF_EXTENSIONS, present_values
 from core.io.masks import (
     MAX_PNG_CLASSES,
-    PNG_COMPRESS_LEVEL,
+    UNLABELED_COLOUR,
+    LabelIndices,
     MaskEncoding,
     decode_mask,
     ignore_index_for,
     read_raw_mask,
+    save_png,
+    save_tiff,
     single_nonzero_channel,
     write_mask,
 )
@@ -171,12 +177,16 @@ def encode_mask(mask: np.ndarray, fmt: StoredFormat, classes: ClassTable, path: 
         raise MaskFormatError(f"an index mask must be a 2-D integer array, got {mask.dtype} {mask.shape}", path)
     present = present_values(mask)
     if fmt.kind == "colour":
-        table = classes.colours_array()
-        missing = [int(v) for v in present if v >= len(classes)]
+        ignore = ignore_index_for(len(classes))
+        table = np.zeros((int(present[-1]) + 1, 3), np.uint8)
+        table[: len(classes)] = classes.colours_array()[: len(table)]
+        storable = ignore == IGNORE_INDEX and list(UNLABELED_COLOUR) not in classes.colours_array().tolist()
+        if storable and ignore < len(table):
+            table[ignore] = UNLABELED_COLOUR
+        missing = [int(v) for v in present if v >= len(classes) and not (v == ignore and storable)]
         if missing:
             raise _unstorable(missing, fmt, classes, path)
-        colours = table[mask]
-        return _assemble(colours, fmt, colour=True)
+        return _assemble(table[mask], fmt, colour=True)
     lut = np.zeros(int(present[-1]) + 1, dtype=fmt.dtype)
     missing = []
     for value in present.tolist():
@@ -187,7 +197,8 @@ def encode_mask(mask: np.ndarray, fmt: StoredFormat, classes: ClassTable, path: 
             lut[value] = stored
     if missing:
         raise _unstorable(missing, fmt, classes, path)
-    return _assemble(lut[mask], fmt)
+    raw = _assemble(lut[mask], fmt)
+    return raw.view(LabelIndices) if fmt.mode == "index" else raw
 
 
 def _assemble(values: np.ndarray, fmt: StoredFormat, colour: bool = False) -> np.ndarray:
@@ -208,6 +219,11 @@ def _assemble(values: np.ndarray, fmt: StoredFormat, colour: bool = False) -> np
 
 def _unstorable(values: list[int], fmt: StoredFormat, classes: ClassTable, path) -> MaskFormatError:
     ignore = ignore_index_for(len(classes))
+    if values == [ignore]:
+        held = "a class colour" if fmt.kind == "colour" else "in the class or background"
+        return MaskFormatError(f"this dataset stores masks as {fmt.describe()}: every pixel is {held}, so it "
+                               "cannot hold unlabeled pixels; paint them with a class or the Eraser "
+                               "(background) before saving", path)
     names = [("unlabeled pixels" if v in (ignore, IGNORE_INDEX) else
               f"class {v} ({classes[v].name})" if v < len(classes) else f"value {v}") for v in values[:4]]
     return MaskFormatError(f"this dataset stores masks as {fmt.describe()}, which cannot hold "
@@ -243,15 +259,17 @@ def keep_stored_pixels(raw: np.ndarray, old_raw: np.ndarray, mask: np.ndarray, e
 def write_stored(path: str | Path, raw: np.ndarray, fmt: StoredFormat, classes: ClassTable) -> Path:
     """Write stored pixels atomically in the format's container (PNG, BMP or TIFF)."""
     path = Path(path)
+    marked = isinstance(raw, LabelIndices)  # read back as class indices, never as a 0/255 binary mask
+    raw = np.asarray(raw)
     if path.suffix.lower() in TIFF_EXTENSIONS:
         photometric = "minisblack" if raw.ndim == 2 or raw.shape[2] < 3 else "rgb"
-        write_atomic(path, lambda tmp: tifffile.imwrite(tmp, raw, photometric=photometric, compression="zlib"))
+        write_atomic(path, lambda tmp: save_tiff(tmp, raw, marked, photometric))
     elif fmt.kind == "paletted" and fmt.palette is None:
         write_mask(path, raw, classes)  # palette = the class colours
     elif fmt.kind == "paletted":
         image = Image.frombytes("P", (raw.shape[1], raw.shape[0]), np.ascontiguousarray(raw, np.uint8).tobytes())
         image.putpalette(fmt.palette)
-        write_atomic(path, lambda tmp: image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL))
+        write_atomic(path, lambda tmp: save_png(tmp, image, marked))
     elif raw.dtype == np.uint16 and raw.ndim == 3:  # Pillow writes no 16-bit colour; OpenCV does (BGR)
         order = [2, 1, 0, 3][: raw.shape[2]] if raw.shape[2] >= 3 else list(range(raw.shape[2]))
         ok, data = cv2.imencode(path.suffix, np.ascontiguousarray(raw[:, :, order]))
@@ -260,7 +278,9 @@ def write_stored(path: str | Path, raw: np.ndarray, fmt: StoredFormat, classes: 
         write_atomic(path, lambda tmp: tmp.write_bytes(data.tobytes()))
     else:
         image = Image.fromarray(np.ascontiguousarray(raw))
-        options = {"format": "BMP"} if path.suffix.lower() == ".bmp" else {"format": "PNG", "compress_level": PNG_COMPRESS_LEVEL}
-        write_atomic(path, lambda tmp: image.save(tmp, **options))
+        if path.suffix.lower() == ".bmp":
+            write_atomic(path, lambda tmp: image.save(tmp, format="BMP"))
+        else:
+            write_atomic(path, lambda tmp: save_png(tmp, image, marked))
     return path
 

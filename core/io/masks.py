@@ -2,7 +2,9 @@
 one channel of an RGBA file) into class indices, and write paletted PNG / label TIFF atomically.
 
 An index mask is a (H, W) uint8 array (uint16 past 255 classes) whose values are class indices;
-IGNORE_INDEX (255) marks unlabeled pixels.
+IGNORE_INDEX (255; 65535 past 255 classes) marks unlabeled pixels. SegLab marks the index masks it writes
+(a PNG text chunk, a TIFF description), so that one holding only background and unlabeled pixels is not
+mistaken for a 0/255 binary mask when read back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from core.classes import IGNORE_INDEX, ClassTable
 from core.errors import ConfigError, ImageReadError, MaskFormatError
@@ -22,6 +24,14 @@ from core.io.images import TIFF_EXTENSIONS, present_values, read_image_info
 MASK_MODES = ("auto", "index", "binary", "colour")
 MAX_PNG_CLASSES = 255
 PNG_COMPRESS_LEVEL = 3  # twice as fast as zlib's default 6 on masks, files a little larger
+UNLABELED_COLOUR = (224, 224, 192)
+"""Unlabeled pixels in SegLab's palette (entry 255) and in colour masks: PASCAL VOC's 'void' colour."""
+INDEX_MARK = ("SegLab", "class indices")  # PNG text chunk (key, value); TIFF ImageDescription: the value
+
+
+class LabelIndices(np.ndarray):
+    """Stored pixels that their file marks as class indices (SegLab's own masks): auto mode never reads
+    them as a 0/255 binary mask, so background plus unlabeled pixels read back as written."""
 
 
 def ignore_index_for(class_count: int) -> int:
@@ -109,15 +119,17 @@ def read_raw_mask(path: str | Path) -> np.ndarray:
         raise MaskFormatError(exc.reason, path) from None
     try:
         if path.suffix.lower() in TIFF_EXTENSIONS:
-            data = tifffile.imread(path)
+            with tifffile.TiffFile(path) as tiff:
+                data = tiff.asarray()
+                marked = tiff.pages[0].description == INDEX_MARK[1]
             while data.ndim > 3 or (data.ndim == 3 and data.shape[0] == 1):
                 data = data[0]
-            return np.asarray(data)
-        with Image.open(path) as pil:
-            pil.load()
-            if pil.mode == "1":
-                pil = pil.convert("L")
-            return np.asarray(pil)
+        else:
+            with Image.open(path) as pil:
+                pil.load()
+                marked = pil.info.get(INDEX_MARK[0]) == INDEX_MARK[1]
+                data = np.asarray(pil.convert("L") if pil.mode == "1" else pil)
+        return np.asarray(data).view(LabelIndices) if marked else np.asarray(data)
     except Exception as exc:  # decoders raise many types: Pillow's, tifffile's, MemoryError, ...
         raise MaskFormatError(f"not a readable mask image (corrupt, truncated or not an image): {exc}", path) from None
 
@@ -154,7 +166,8 @@ def decode_mask(raw: np.ndarray, encoding: MaskEncoding = MaskEncoding(), classe
         mode = "index" if mode == "auto" else mode
     threshold = encoding.threshold
     if mode == "auto":
-        mode, threshold = ("binary", 127) if _looks_binary(data) else ("index", threshold)
+        binary = _looks_binary(data) and not isinstance(raw, LabelIndices)
+        mode, threshold = ("binary", 127) if binary else ("index", threshold)
     if mode == "binary":
         return (data > threshold).astype(np.uint8)
     fresh = data.flags.writeable and not np.may_share_memory(data, raw)
@@ -219,9 +232,10 @@ def _decode_colours(rgb: np.ndarray, classes: ClassTable | None, path) -> np.nda
     if classes is None:
         raise MaskFormatError("a colour mask needs a class table to map colours to classes", path)
     keys = (rgb[:, :, 0].astype(np.uint32) << 16) | (rgb[:, :, 1].astype(np.uint32) << 8) | rgb[:, :, 2]
-    table = classes.colours_array().astype(np.uint32)
+    ignore = ignore_index_for(len(classes))
+    table = np.vstack([classes.colours_array(), [UNLABELED_COLOUR]]).astype(np.uint32)
     table_keys = (table[:, 0] << 16) | (table[:, 1] << 8) | table[:, 2]
-    order = np.argsort(table_keys)
+    order = np.argsort(table_keys, kind="stable")  # a class of the unlabeled colour is that class
     sorted_keys = table_keys[order]
     position = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
     known = sorted_keys[position] == keys
@@ -231,7 +245,8 @@ def _decode_colours(rgb: np.ndarray, classes: ClassTable | None, path) -> np.nda
         raise MaskFormatError(f"colours not in the class table: {shown}; add them as classes or pick a "
                               "single-channel encoding", path)
     dtype = np.uint8 if len(classes) <= MAX_PNG_CLASSES else np.uint16
-    return order[position].astype(dtype)
+    values = np.append(np.arange(len(classes)), ignore)[order]
+    return values[position].astype(dtype)
 
 
 # writing ---------------------------------------------------------------------------------------
@@ -262,14 +277,28 @@ def write_mask(path: str | Path, mask: np.ndarray, classes: ClassTable) -> Path:
     if suffix == ".png":
         image = Image.frombytes("P", (data.shape[1], data.shape[0]), data.tobytes())
         image.putpalette(_palette_bytes(classes))
-        write_atomic(path, lambda tmp: image.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL))
+        write_atomic(path, lambda tmp: save_png(tmp, image, marked=True))
     else:
-        write_atomic(path, lambda tmp: tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib"))
+        write_atomic(path, lambda tmp: save_tiff(tmp, data, marked=True))
     return path
+
+
+def save_png(target, image: Image.Image, marked: bool) -> None:
+    """Save a mask image as PNG; `marked`: with the text chunk that says it holds class indices."""
+    info = PngImagePlugin.PngInfo()
+    if marked:
+        info.add_text(*INDEX_MARK)
+    image.save(target, format="PNG", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info)
+
+
+def save_tiff(target, data: np.ndarray, marked: bool, photometric: str = "minisblack") -> None:
+    """Save mask pixels as a zlib TIFF; `marked`: with the description that says they are class indices."""
+    tifffile.imwrite(target, np.asarray(data), photometric=photometric, compression="zlib",
+                     description=INDEX_MARK[1] if marked else None)
 
 
 def _palette_bytes(classes: ClassTable) -> bytes:
     palette = np.full((256, 3), 128, dtype=np.uint8)
     palette[: len(classes)] = classes.colours_array()
-    palette[IGNORE_INDEX] = (255, 255, 255)
+    palette[IGNORE_INDEX] = UNLABELED_COLOUR
     return palette.tobytes()

@@ -2,7 +2,7 @@
 
 The model resets from the index at once (names only); a row's thumbnail is asked for when the view first
 paints it, made by the ThumbnailLoader on a thread pool, and kept in a memory LRU. BrowserFilterModel
-filters rows by name and by status.
+filters rows by name and by status, and lists the predicted images most uncertain first when asked.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _REQUEST_DELAY_MS = 60  # rows painted until scrolling pauses this long are requ
 _DELIVERY_DELAY_MS = 40  # arrived thumbnails are shown together, not one repaint each
 # name shown in the filter combo -> key
 STATUS_FILTERS = {"All images": "all", "Unlabeled": "unlabeled", "Labeled": "labeled", "Predicted": "predicted",
-                  "Edited since save": "edited", "With problems": "problems"}
+                  "Edited since save": "edited", "With problems": "problems", "Most uncertain first": "uncertain"}
 
 
 class BrowserRole(IntEnum):
@@ -127,6 +127,8 @@ class DatasetBrowserModel(QAbstractListModel):
 
     def _tooltip(self, name: str) -> str:
         lines = [f"<b>{name}</b> — {self.status(name).label}"]
+        if name in self.state.uncertainty:
+            lines.append(f"uncertainty {self.state.uncertainty[name]:.2f} (0 certain, 1 most uncertain)")
         sample = self.state.index.sample(name)
         root = self.state.index.root
         lines += [_relative(path, root) for path in sample_paths(sample)]
@@ -225,13 +227,15 @@ class DatasetBrowserModel(QAbstractListModel):
 
 
 class BrowserFilterModel(QSortFilterProxyModel):
-    """Rows whose name contains the filter text (any case) and whose status matches the chosen key."""
+    """Rows whose name contains the filter text (any case) and whose status matches the chosen key; the key
+    'uncertain' keeps the images with an uncertainty score, highest first (folder order otherwise)."""
 
     def __init__(self, source: DatasetBrowserModel, parent=None):
         super().__init__(parent)
         self.setSourceModel(source)
         self._text = ""
         self._status = "all"
+        source.state.prediction_changed.connect(self._on_state_prediction_changed)
 
     @property
     def browser_model(self) -> DatasetBrowserModel:
@@ -248,6 +252,21 @@ class BrowserFilterModel(QSortFilterProxyModel):
         self.beginFilterChange()
         self._status = key
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        if key == "uncertain":
+            self.sort(0, Qt.SortOrder.DescendingOrder)
+        else:
+            self.sort(-1)  # back to the folder's order
+
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+        """By uncertainty score (sorted descending: most uncertain first); equal scores by name, A first."""
+        names = self.browser_model.names
+        a, b = names[left.row()], names[right.row()]
+        scores = self.browser_model.state.uncertainty
+        return (scores.get(a, -1.0), b) < (scores.get(b, -1.0), a)
+
+    def _on_state_prediction_changed(self, _name: str) -> None:
+        if self._status == "uncertain":  # a new score: filter and order again
+            self.invalidate()
 
     @property
     def filtering(self) -> bool:
@@ -262,6 +281,8 @@ class BrowserFilterModel(QSortFilterProxyModel):
             return True
         if self._status == "problems":
             return model.has_problems(name)
+        if self._status == "uncertain":
+            return name in model.state.uncertainty
         status = model.status(name)
         if self._status == "unlabeled":
             return not status.labeled

@@ -1,6 +1,6 @@
-"""Brush and eraser: paint disks of the brush size along the pointer's path (segments between mouse
-events, so fast strokes have no gaps), repainting only the region each segment touched. A stroke, from
-press to release, is one undo step. The cursor outline shows the brush's footprint."""
+"""Brush, eraser and unlabel eraser: paint disks of the brush size along the pointer's path (segments between mouse
+events, so fast strokes have no gaps) of the current class, background or the unlabeled value,
+repainting only the region each segment touched. A stroke, from press to release, is one undo step. The cursor outline shows the brush's footprint."""
 
 from __future__ import annotations
 
@@ -43,10 +43,15 @@ class BrushCursorItem(QGraphicsItem):
             painter.drawEllipse(rect)
 
 
+STROKE_TEXT = {"eraser": "Erase stroke", "unlabel": "Unlabel stroke"}
+
+
 class BrushTool(EditorTool):
-    def __init__(self, controller, erase: bool = False):
+    """kind: brush (the current class), eraser (background) or unlabel (unlabeled: left out of training)."""
+
+    def __init__(self, controller, kind: str = "brush"):
         super().__init__(controller)
-        self.erase = erase
+        self.kind = kind
         self.cursor_item = BrushCursorItem()
         self._recorder: PatchRecorder | None = None
         self._last: tuple[int, int] | None = None
@@ -117,7 +122,7 @@ class BrushTool(EditorTool):
         if region_empty(region):
             return
         self._recorder.save(region)
-        value, replace = self.controller.paint_rule(self.erase)
+        value, replace = self.controller.paint_rule(erase=self.kind == "eraser", unlabel=self.kind == "unlabel")
         if apply_coverage(session.mask, region, segment_coverage(start, end, radius, region), value, replace):
             self.controller.state.notify_mask_edited(region)
 
@@ -128,6 +133,6 @@ class BrushTool(EditorTool):
         patch = self._recorder.finish()
         self.reset()
         if patch is not None:
-            text = "Erase stroke" if self.erase else \
+            text = STROKE_TEXT.get(self.kind) or \
                 f"Brush stroke ({class_text(self.controller.state.classes, self.controller.current_class)})"
             self.controller.push(text, patch)

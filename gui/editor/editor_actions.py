@@ -1,8 +1,8 @@
 """The editor's actions with their shortcuts, for the window's menus and tool bar.
 
 Undo Ctrl+Z, Redo Ctrl+Shift+Z / Ctrl+Y, Save Mask Ctrl+S; tools V navigate, P polygon, B brush,
-E eraser, F fill, I pick class (Esc in the canvas goes back to navigating); 1-9 choose the class;
-[ and ] (or Ctrl+wheel) change the brush size.
+E eraser, U unlabel, F fill, I pick class (Esc in the canvas goes back to navigating); Shift+U marks the
+rest (background) unlabeled; 1-9 choose the class; [ and ] (or Ctrl+wheel) change the brush size.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ TOOLS = (  # name, text, shortcut, tip
      "Drag corners or outlines to reshape; Ctrl+click an edge adds a corner, right-click one removes it"),
     ("brush", "&Brush", "B", "Paint the current class; [ and ] or Ctrl+wheel change the size"),
     ("eraser", "&Eraser", "E", "Paint background; [ and ] or Ctrl+wheel change the size"),
+    ("unlabel", "&Unlabel", "U", "Mark pixels unlabeled (drawn hatched): training and scores leave them out; "
+     "[ and ] or Ctrl+wheel change the size"),
     ("fill", "&Fill", "F", "Fill the connected region under the pointer with the current class"),
     ("picker", "P&ick Class", "I", "Make the class under the pointer the current class"),
 )
@@ -56,6 +58,9 @@ class EditorActions(QObject):
         self.bigger = self._action("Bigger Brush", lambda: controller.step_brush_size(1), "]")
         self.class_keys = [self._action(f"Class {n}", lambda _=False, n=n: controller.select_class(n), str(n))
                            for n in range(1, 10)]
+        self.mark_rest_unlabeled = self._action(
+            "&Mark Rest as Unlabeled", controller.mark_rest_unlabeled, "Shift+U",
+            "Make every background pixel of this image unlabeled, so only what you labeled is trained on")
         self.protect = self._action("Protect Other &Classes", controller.set_protect,
                                     tip="Paint only background; erase only the current class")
         self.protect.setCheckable(True)
@@ -83,7 +88,7 @@ class EditorActions(QObject):
         return [self.smaller, self.bigger, *self.class_keys]
 
     def fill_edit_menu(self, menu: QMenu) -> None:
-        for group in ((self.undo, self.redo, self.revert_mask), tuple(self.tools.values()),
+        for group in ((self.undo, self.redo, self.revert_mask), (*self.tools.values(), self.mark_rest_unlabeled),
                       (self.protect, self.save_on_leave),
                       (self.accept_prediction, self.accept_class, self.prediction_polygons)):
             if menu.actions():
@@ -111,7 +116,8 @@ class EditorActions(QObject):
 
     def _sync_enabled(self, *_) -> None:
         session = self.controller.session
-        for action in (self.save, self.import_labelme, self.export_labelme, self.revert_mask):
+        for action in (self.save, self.import_labelme, self.export_labelme, self.revert_mask,
+                       self.mark_rest_unlabeled):
             action.setEnabled(session is not None)
         predicted = session is not None and session.document.prediction is not None
         for action in (self.accept_prediction, self.accept_class, self.prediction_polygons):

@@ -3,7 +3,9 @@
 AppState's (1-9 choose it); an image's mask, history, polygons and whether it has unsaved edits are its
 EditSession's.
 
-- Tools on the canvas: navigate, polygon, brush, eraser, fill, pick class.
+- Tools on the canvas: navigate, polygon, brush, eraser, unlabel, fill, pick class; Mark Rest as Unlabeled.
+- Unlabeled pixels (the ignore value, 255) are left out of training and scoring. "Protect other classes"
+  treats them like background: painting may cover them, the unlabel eraser takes only background.
 - Undo: one QUndoStack per image in a QUndoGroup (the history panel shows the active one).
 - Leaving an image keeps its edits unsaved: in memory with their history, in a recovery file (recovery.py),
   and marked "edited" in the browser. Nothing is written until the user saves (Ctrl+S) or, when a folder
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoGroup
 
+from core.io.masks import ignore_index_for
 from core.mask_painting import MaskPatch
 from gui.canvas import ImageCanvas
 from gui.editor import editor_dialogs as dialogs
@@ -36,7 +40,7 @@ from gui.editor.recovery import DEFAULT_AUTOSAVE_S, RecoveryController
 from gui.state import AppState, ImageDocument
 from gui.workers import TaskRunner
 
-TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "fill", "picker")
+TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "unlabel", "fill", "picker")
 MAX_SESSIONS = 8  # kept without unsaved edits; those with unsaved edits are always kept
 MIN_BRUSH, MAX_BRUSH, DEFAULT_BRUSH = 1, 401, 15
 BRUSH_STEP = 1.25
@@ -57,7 +61,8 @@ class EditorController(QObject):
         self.sessions: OrderedDict[str, EditSession] = OrderedDict()
         self.session: EditSession | None = None
         self.tools = {"navigate": None, "polygon": PolygonTool(self), "brush": BrushTool(self),
-                      "eraser": BrushTool(self, erase=True), "fill": FillTool(self), "picker": PickerTool(self)}
+                      "eraser": BrushTool(self, "eraser"), "unlabel": BrushTool(self, "unlabel"),
+                      "fill": FillTool(self), "picker": PickerTool(self)}
         self.tool_name = "navigate"
         self._previous_tool = "navigate"
         self.brush_size = min(MAX_BRUSH, max(MIN_BRUSH, int(settings.value("editor/brush_size", DEFAULT_BRUSH))))
@@ -95,12 +100,21 @@ class EditorController(QObject):
         self.settings.setValue("editor/autosave_masks", bool(on))
         self.options_changed.emit()
 
-    def paint_rule(self, erase: bool) -> tuple[int, int | None]:
-        """(value painted, the only value it may replace or None) for the brush (or eraser) now."""
-        current = self.current_class
+    @property
+    def unlabeled_value(self) -> int:
+        """The mask value of unlabeled pixels (255; 65535 past 255 classes)."""
+        return ignore_index_for(len(self.state.classes))
+
+    def paint_rule(self, erase: bool = False, unlabel: bool = False) -> tuple[int, tuple[int, ...] | None]:
+        """(value painted, the only values it may replace or None: any) for painting the current class, erasing
+        to background or marking unlabeled. Protect other classes: painting covers background and unlabeled
+        pixels, erasing only the current class, unlabeling only background."""
+        current, unlabeled = self.current_class, self.unlabeled_value
         if erase:
-            return 0, (current if self.protect else None)
-        return current, (0 if self.protect else None)
+            return 0, ((current,) if self.protect else None)
+        if unlabel:
+            return unlabeled, ((0,) if self.protect else None)
+        return current, ((0, unlabeled) if self.protect else None)
 
     def set_tool(self, name: str) -> None:
         if name not in self.tools:
@@ -124,8 +138,8 @@ class EditorController(QObject):
         if size != self.brush_size:
             self.brush_size = size
             self.settings.setValue("editor/brush_size", size)
-            for name in ("brush", "eraser"):
-                self.tools[name].update_cursor()
+            for tool in self._brushes():
+                tool.update_cursor()
             self.options_changed.emit()
 
     def step_brush_size(self, direction: int) -> None:
@@ -163,8 +177,25 @@ class EditorController(QObject):
 
     def commit_pending(self) -> None:
         """Finish work in progress (a brush stroke) so it becomes an undo step before leaving or saving."""
-        for name in ("brush", "eraser"):
-            self.tools[name].finish_stroke()
+        for tool in self._brushes():
+            tool.finish_stroke()
+
+    def _brushes(self) -> list[BrushTool]:
+        return [tool for tool in self.tools.values() if isinstance(tool, BrushTool)]
+
+    def mark_rest_unlabeled(self) -> None:
+        """Every background pixel of the current image becomes unlabeled (one undo step), so a technician can
+        label a few objects and leave the rest out of training."""
+        self.commit_pending()
+        session = self.session
+        if session is None:
+            return
+        mask, unlabeled = session.mask, self.unlabeled_value
+        patch = MaskPatch.between((0, 0, *mask.shape), mask, np.where(mask == 0, mask.dtype.type(unlabeled), mask))
+        if patch is None:
+            self.message("No background pixels left to mark as unlabeled")
+            return
+        self.push("Mark rest as unlabeled", patch)
 
     # saving and leaving -------------------------------------------------------------------------
     def edited_sessions(self) -> list[EditSession]:

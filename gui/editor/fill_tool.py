@@ -1,4 +1,5 @@
-"""Fill: a click gives the connected region of the clicked pixel's class (4-connected) the current class."""
+"""Fill: a click gives the connected region of the clicked pixel's class (or of unlabeled pixels;
+4-connected) the current class."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ class FillTool(EditorTool):
         old, value = int(mask[y, x]), controller.current_class
         if old == value:
             return
-        if controller.protect and old != 0:
-            controller.message("Protect other classes is on: Fill only fills background; turn it off to "
-                               "refill another class")
+        if controller.protect and old not in (0, controller.unlabeled_value):
+            controller.message("Protect other classes is on: Fill only fills background or unlabeled pixels; "
+                               "turn it off to refill another class")
             return
         region, coverage = flood_coverage(mask, x, y)
         before = mask[region_slices(region)].copy()

@@ -13,6 +13,9 @@ class PickerTool(EditorTool):
     def click(self, x: int, y: int) -> None:
         value = int(self.session.mask[y, x])
         classes = self.controller.state.classes
+        if value == self.controller.unlabeled_value:
+            self.controller.message(f"The pixel at x {x}, y {y} is unlabeled; pick a labeled pixel")
+            return
         if value >= len(classes):
             self.controller.message(f"Value {value} at x {x}, y {y} is not a class")
             return

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from core.io.polygons import mask_to_polygons
-from core.mask_painting import MaskPatch
+from core.mask_painting import MaskPatch, replaceable
 from gui.editor import editor_dialogs as dialogs
 from gui.editor.commands import class_text
 from gui.editor.polygon_shapes import polygons_from
@@ -70,8 +70,7 @@ class PredictionActions(QObject):
         value, replace = self.controller.paint_rule(erase=False)
         mask = session.mask
         changed = (prediction == value) & (mask != value)
-        if replace is not None:
-            changed &= mask == replace
+        changed &= replaceable(mask, replace)
         label = class_text(self.controller.state.classes, value)
         if not self._may_overwrite(session, int(np.count_nonzero(changed & (mask != 0))),
                                    f"Accepting the predicted {label}"):

@@ -6,7 +6,16 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPixmap
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QWidget,
+)
 
 from gui.editor.editor_controller import MAX_BRUSH, MIN_BRUSH
 
@@ -37,7 +46,8 @@ class ToolOptionsWidget(QWidget):
         for widget in (self.size_slider, self.size_spin):
             widget.setToolTip("Brush and eraser size ([ and ], or Ctrl+wheel over the image)")
         self.protect_box = QCheckBox("Protect other classes")
-        self.protect_box.setToolTip("On: painting changes only background pixels, erasing only the current class")
+        self.protect_box.setToolTip("On: painting changes only background and unlabeled pixels, erasing only the "
+                                    "current class, unlabeling only background")
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 0, 4, 0)
         row.setSpacing(6)
@@ -70,7 +80,7 @@ class ToolOptionsWidget(QWidget):
             self.size_slider.setValue(_size_to_slider(size))
             self.size_slider.blockSignals(False)
         self.protect_box.setChecked(controller.protect)
-        sized = controller.tool_name in ("brush", "eraser")
+        sized = controller.tool_name in ("brush", "eraser", "unlabel")
         for widget in (self.size_slider, self.size_spin):
             widget.setEnabled(sized)
 

@@ -1,7 +1,7 @@
 """Batch segmentation from the window: answers AppState.segmentation_requested by running core's folder
-prediction in a background task. Each mask lands in the dataset's workspace (predictions_dir) and in AppState
-as soon as it is written, so overlays appear while the rest is running; progress follows the tiles of a
-large image. Failures are listed at the end. Closing the window or opening another folder cancels the run;
+prediction in a background task. Each mask, with its uncertainty map and score, lands in the dataset's
+workspace (predictions_dir) and in AppState as soon as it is written, so overlays appear while the rest is
+running; progress follows the tiles of a large image. Failures are listed at the end. Closing the window or opening another folder cancels the run;
 finished masks stay."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class SegmentJob:
     output_dir: Path
     tile_size: int = 512
     tta: bool = False
-    fast: bool = False
+    exact: bool = False  # 32-bit only; by default the fastest checked precision
 
 
 @dataclass(frozen=True)
@@ -48,24 +48,29 @@ class SegmentSummary:
 
 
 def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
-    """Load the model once, then predict image by image (core.inference.predict_folder). Every finished
-    mask is delivered as a SegmentedImage partial; the SegmentSummary comes as the last partial too, so a
-    cancelled run still reports what it did."""
+    """Load the model once, then predict image by image (core.inference.predict_folder), keeping each mask's
+    uncertainty map and score beside it. Every finished mask is delivered as a SegmentedImage partial (with its
+    map ready to draw); the SegmentSummary comes as the last partial too, so a cancelled run still reports
+    what it did."""
     from core.inference import PredictOptions, Predictor, predict_folder
+    from core.inference.uncertainty import display_levels, image_score
+    from core.inference.uncertainty_files import map_path_for_mask, read_map
     from core.io.masks import read_mask
 
     options = PredictOptions(tile_size=job.tile_size, overlap=min(64, job.tile_size // 4), tta=job.tta,
-                             precision="fast" if job.fast else "exact",
+                             precision="exact" if job.exact else "auto",
                              device="auto")  # the GPU when there is one
     predictor = Predictor.from_file(job.model_path, options)
     names = {path: name for name, path in job.images}
 
     def on_result(image_path: Path, mask_path: Path) -> None:
-        ctx.partial(SegmentedImage(names[image_path], str(mask_path), read_mask(mask_path)))
+        uncertainty = read_map(map_path_for_mask(mask_path))
+        ctx.partial(SegmentedImage(names[image_path], str(mask_path), read_mask(mask_path),
+                                   display_levels(uncertainty), image_score(uncertainty)))
 
     result = predict_folder(predictor, [path for _, path in job.images], job.output_dir,
                             progress=ThrottledProgress(ctx), cancel=ctx.cancelled, on_result=on_result,
-                            within_images=True)
+                            within_images=True, uncertainty=True)
     summary = SegmentSummary(len(result.written), len(job.images), [(str(p), m) for p, m in result.failures],
                              result.cancelled, result.seconds, predictor.backend_reason,
                              [(str(p), m) for p, m in result.warnings])
@@ -96,7 +101,7 @@ class SegmentationController(JobController):
         super().__init__(state, settings, window)
         self.options = SegmentChoice("", None, int(settings.value("segment/tile_size", 512)),
                                      settings.value("segment/tta", False, type=bool),
-                                     settings.value("segment/fast", False, type=bool))
+                                     settings.value("segment/exact", False, type=bool))
         self.last_summary: SegmentSummary | None = None
         self._index = None  # the dataset the running job writes for
         self._segment_on_open: tuple[Path, str] | None = None  # (folder, model file) to run once it is open
@@ -140,7 +145,7 @@ class SegmentationController(JobController):
             self.state.message.emit("No images to segment.")
             return
         job = SegmentJob(model_path, tuple((s.name, s.image) for s in samples), predictions_dir(index.root),
-                         self.options.tile_size, self.options.tta, self.options.fast)
+                         self.options.tile_size, self.options.tta, self.options.exact)
         self._index = index
         self.last_summary = None
         self._start_job(run_segmentation, job, f"Segmenting with {Path(model_path).name}", len(samples))
@@ -149,7 +154,7 @@ class SegmentationController(JobController):
     def _on_job_partial(self, value) -> None:
         if isinstance(value, SegmentedImage):
             if self.state.index is self._index:  # not for a folder opened meanwhile
-                self.state.set_prediction(value.name, value.mask_path, value.mask)
+                self.state.set_prediction(value.name, value.mask_path, value.mask, value.uncertainty, value.score)
         elif isinstance(value, SegmentSummary):
             self.last_summary = value
             self._report(value)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from core.classes import RGB, colour_hex
 from core.difference_colours import DIFFERENCE_KINDS
-from gui.overlay_colours import OUTLINE_TINT
+from gui.overlay_colours import OUTLINE_TINT, uncertainty_colour_table
 from gui.state import LAYERS, AppState
 
 LAYER_TITLES = {
@@ -27,12 +27,23 @@ LAYER_TITLES = {
     "prediction": "Prediction",
     "both": "Both (prediction outlined)",
     "difference": "Difference (errors)",
+    "uncertainty": "Uncertainty (prediction)",
     "none": "None",
 }
 
 
 def _tinted(colour: RGB, tint: float) -> RGB:
     return tuple(round(c + (255 - c) * tint) for c in colour)
+
+
+def uncertainty_legend_html() -> str:
+    """The uncertainty colours from certain to most uncertain, as a row of swatches with words at the ends."""
+    table = uncertainty_colour_table()
+    steps = "".join(_swatch(((table[v] >> 16) & 255, (table[v] >> 8) & 255, table[v] & 255))
+                    for v in range(64, 256, 32))
+    return (f"certain (clear) {steps} most uncertain<br>"
+            '<span style="color:gray">Where the model hesitates between classes; label these parts first '
+            "(Edit ▸ Label Next).</span>")
 
 
 def _swatch(colour: RGB, outline: bool = False) -> str:
@@ -97,7 +108,7 @@ class OverlayControlsWidget(QWidget):
             setter(value)
             widget.blockSignals(False)
         self.opacity_label.setText(f"{round(overlay.opacity * 100)} %")
-        self.outline_box.setEnabled(overlay.layer not in ("difference", "none"))
+        self.outline_box.setEnabled(overlay.layer not in ("difference", "uncertainty", "none"))
         self.legend_label.setText(self.legend_html())
         self.legend_label.setToolTip(self._legend_tip())
         self._update_note()
@@ -109,6 +120,8 @@ class OverlayControlsWidget(QWidget):
             has_prediction = document.prediction is not None and document.prediction.shape == document.shape
             if layer in ("prediction", "both", "difference") and not has_prediction:
                 note = "No prediction for this image yet."
+            elif layer == "uncertainty" and document.uncertainty is None:
+                note = "No uncertainty map for this image yet: segment it (Model ▸ Segment Images…)."
             elif layer in ("truth", "difference") and not document.has_mask:
                 note = "This image has no mask yet."
         self.note_label.setText(note)
@@ -125,6 +138,8 @@ class OverlayControlsWidget(QWidget):
         overlay = self.state.overlay
         if overlay.layer == "none":
             return ""
+        if overlay.layer == "uncertainty":
+            return uncertainty_legend_html()
         if overlay.layer == "difference":
             return "<br>".join(f"{_swatch(kind.colour)} <b>{escape(kind.name)}</b>: {escape(kind.short)}"
                                for kind in DIFFERENCE_KINDS)

@@ -24,7 +24,7 @@ from core.export.exporter import (
 from core.export.masks_export import OVERLAY_OPACITY, colour_mask, display_rgb, overlay_image
 from core.io.images import read_image
 from core.io.labelme import labelme_to_mask, read_labelme
-from core.io.masks import read_mask
+from core.io.masks import UNLABELED_COLOUR, MaskEncoding, decode_mask, read_mask
 from tests.core.export_checks import check_coco, check_measurements, check_rois, rle_to_mask
 
 CLASSES = ClassTable.from_names(["background", "cell", "nucleus"])
@@ -90,9 +90,9 @@ def test_every_format_reads_back_to_the_mask(tmp_path, pair):
     assert np.asarray(png.getpalette()[:9], np.uint8).reshape(3, 3).tolist() == CLASSES.colours_array().tolist()
     np.testing.assert_array_equal(tifffile.imread(out / "label_tiff" / "sample.tif"), mask)
 
-    # colour PNG: every pixel has its class colour; unlabeled pixels are white
+    # colour PNG: every pixel has its class colour; unlabeled pixels UNLABELED_COLOUR
     rgb = np.asarray(Image.open(out / "colour_masks" / "sample.png").convert("RGB"))
-    expected = np.full(mask.shape + (3,), 255, np.uint8)
+    expected = np.tile(np.array(UNLABELED_COLOUR, np.uint8), mask.shape + (1,))
     labelled = mask != IGNORE_INDEX
     expected[labelled] = CLASSES.colours_array()[mask[labelled]]
     np.testing.assert_array_equal(rgb, expected)
@@ -121,10 +121,12 @@ def test_overlay_blends_class_colours_over_the_displayed_image(isbi_pair):
     np.testing.assert_array_equal(overlay[edges], np.tile(CLASSES[1].colour, (edges.sum(), 1)))
 
 
-def test_colour_mask_of_unknown_values_is_black_and_unlabeled_white():
+def test_colour_mask_of_unknown_values_is_black_and_unlabeled_in_its_colour():
     mask = np.array([[0, 1, 2, 7, IGNORE_INDEX]], np.uint8)
     np.testing.assert_array_equal(colour_mask(mask, CLASSES)[0],
-                                  [*CLASSES.colours_array(), (0, 0, 0), (255, 255, 255)])
+                                  [*CLASSES.colours_array(), (0, 0, 0), UNLABELED_COLOUR])
+    rgb = colour_mask(np.array([[0, 1, 2, IGNORE_INDEX]], np.uint8), CLASSES)
+    assert decode_mask(rgb, MaskEncoding("colour"), CLASSES).tolist() == [[0, 1, 2, IGNORE_INDEX]]  # reads back
 
 
 def test_rle_round_trip_is_column_major_and_starts_with_background():

@@ -15,6 +15,7 @@ from core.classes import IGNORE_INDEX, ClassTable
 from core.errors import ConfigError, MaskFormatError
 from core.io.atomic import write_atomic
 from core.io.masks import (
+    UNLABELED_COLOUR,
     MaskEncoding,
     decode_mask,
     ignore_index_for,
@@ -225,7 +226,7 @@ def test_written_png_is_paletted_with_class_indices_and_colours(tmp_path):
         np.testing.assert_array_equal(np.asarray(pil), mask)
         palette = np.array(pil.getpalette(), np.uint8).reshape(-1, 3)
     np.testing.assert_array_equal(palette[:4], table.colours_array())
-    np.testing.assert_array_equal(palette[IGNORE_INDEX], [255, 255, 255])
+    np.testing.assert_array_equal(palette[IGNORE_INDEX], UNLABELED_COLOUR)  # not white: not a 0/255 mask
     np.testing.assert_array_equal(read_mask(path), mask)
 
 
