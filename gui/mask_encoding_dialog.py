@@ -4,8 +4,16 @@ preview of what the current image's mask decodes to. Saved in seglab.json beside
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from core.errors import ConfigError, SegLabError
 from core.io.masks import MaskEncoding, decode_mask, read_raw_mask

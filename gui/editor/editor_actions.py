@@ -25,6 +25,12 @@ TOOLS = (  # name, text, shortcut, tip
      "[ and ] or Ctrl+wheel change the size"),
     ("fill", "&Fill", "F", "Fill the connected region under the pointer with the current class"),
     ("picker", "P&ick Class", "I", "Make the class under the pointer the current class"),
+    ("grabcut", "&GrabCut Box", "G", "Drag a box around an object; then click missed parts (left) or wrong ones "
+     "(right)"),
+    ("scissors", "&Scissors", "S", "Click around an object; the outline follows its edges. Click the first point, "
+     "double-click or Enter to close"),
+    ("wand", "Magic &Wand", "W", "Click an object (drag for more tolerance; right button erases; Shift+click a "
+     "wrong pixel to adjust)"),
 )
 
 

@@ -33,14 +33,17 @@ from gui.editor.brush_tool import BrushTool
 from gui.editor.commands import MaskEditCommand
 from gui.editor.edit_session import EditSession
 from gui.editor.fill_tool import FillTool
+from gui.editor.grabcut_tool import GrabCutTool
 from gui.editor.mask_saver import MaskSaver
 from gui.editor.picker_tool import PickerTool
 from gui.editor.polygon_tool import PolygonTool
 from gui.editor.recovery import DEFAULT_AUTOSAVE_S, RecoveryController
+from gui.editor.scissors_tool import ScissorsTool
+from gui.editor.wand_tool import WandTool
 from gui.state import AppState, ImageDocument
 from gui.workers import TaskRunner
 
-TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "unlabel", "fill", "picker")
+TOOL_NAMES = ("navigate", "polygon", "brush", "eraser", "unlabel", "fill", "picker", "grabcut", "scissors", "wand")
 MAX_SESSIONS = 8  # kept without unsaved edits; those with unsaved edits are always kept
 MIN_BRUSH, MAX_BRUSH, DEFAULT_BRUSH = 1, 401, 15
 BRUSH_STEP = 1.25
@@ -62,7 +65,8 @@ class EditorController(QObject):
         self.session: EditSession | None = None
         self.tools = {"navigate": None, "polygon": PolygonTool(self), "brush": BrushTool(self),
                       "eraser": BrushTool(self, "eraser"), "unlabel": BrushTool(self, "unlabel"),
-                      "fill": FillTool(self), "picker": PickerTool(self)}
+                      "fill": FillTool(self), "picker": PickerTool(self), "grabcut": GrabCutTool(self, tasks),
+                      "scissors": ScissorsTool(self), "wand": WandTool(self)}
         self.tool_name = "navigate"
         self._previous_tool = "navigate"
         self.brush_size = min(MAX_BRUSH, max(MIN_BRUSH, int(settings.value("editor/brush_size", DEFAULT_BRUSH))))

@@ -61,6 +61,7 @@ class ImageViewerWidget(QWidget):
         super().__init__(parent)
         self.state = state
         self.canvas = ImageCanvas()
+        self.canvas.setMinimumSize(320, 240)  # panels opening around it never shrink the image to a stamp
         self.layers = OverlayLayers(self.canvas.scene(), self)
         self.image_label = QLabel()
         self.image_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)

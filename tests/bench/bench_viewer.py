@@ -27,6 +27,7 @@ import tifffile
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 from tests.bench.qt_wait import wait_for  # noqa: E402
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SWITCH_TARGET_MS = 150

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from core.errors import TrainingError
 from core.durations import format_duration
+from core.errors import TrainingError
 from core.training.estimate import EpochEstimate, estimate_epoch_time
 from core.training.loop import Trainer
 from core.training.reports import TrainingStarted
