@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -103,8 +104,12 @@ def test_settings_save_and_load_round_trip(tmp_path):
     path = settings.save(tmp_path)
     assert path == tmp_path / SETTINGS_FILE
     stored = json.loads(path.read_text(encoding="utf-8"))
-    assert stored["version"] == SETTINGS_VERSION and stored["mask_encoding"]["channel"] == 0
+    assert stored["version"] == 1 and stored["mask_encoding"]["channel"] == 0  # older SegLab reads it
     assert DatasetSettings.load(tmp_path) == settings
+    chosen = dataclasses.replace(settings, channel="DAPI", pixel_size_um=0.65)
+    chosen.save(tmp_path)
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == SETTINGS_VERSION
+    assert DatasetSettings.load(tmp_path) == chosen
     assert DatasetSettings.load(tmp_path / "elsewhere") is None
     assert [p.name for p in tmp_path.iterdir()] == [SETTINGS_FILE]
 
