@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.bioimageio.export import ExportDetails, export_package
 from core.errors import SegLabError
 from gui.dialogs import show_failure
+from gui.model_field import ModelFileField
 from gui.workers import TaskRunner
 
 LICENSES = ("CC-BY-4.0", "CC0-1.0", "MIT", "BSD-3-Clause", "Apache-2.0", "GPL-3.0-only")
@@ -35,31 +35,32 @@ def _export(ctx, model_path: str, output: str, details: ExportDetails) -> Path:
 
 
 class BioimageioExportDialog(QDialog):
-    """Export one SegLab model file as a BioImage.IO package (.zip)."""
+    """Export one SegLab model file as a BioImage.IO package (.zip); with no model given (""), the user
+    chooses one."""
 
     exported = Signal(Path)
 
     def __init__(self, model_path: str | Path, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export for BioImage.IO")
-        self._model_path = Path(model_path)
         self._settings = settings
         self._runner = TaskRunner(1, self)
-        self.name_edit = QLineEdit(self._model_path.stem)
+        self.model_field = ModelFileField(None, str(model_path or ""))
+        self.name_edit = QLineEdit()
         self.authors_edit = QLineEdit(str(settings.value(AUTHORS_KEY, "")))
         self.authors_edit.setPlaceholderText("Your name, a colleague's name")
         self.license_box = QComboBox()
         self.license_box.setEditable(True)
         self.license_box.addItems(LICENSES)
         self.license_box.setCurrentText(str(settings.value(LICENSE_KEY, LICENSES[0])))
-        self.output_edit = QLineEdit(str(self._model_path.with_name(self._model_path.stem + ".bioimageio.zip")))
+        self.output_edit = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse_clicked)
         output_row = QHBoxLayout()
         output_row.addWidget(self.output_edit)
         output_row.addWidget(browse)
         form = QFormLayout()
-        form.addRow("Model", QLabel(self._model_path.name))
+        form.addRow("Model", self.model_field)
         form.addRow("Name", self.name_edit)
         form.addRow("Authors (comma-separated)", self.authors_edit)
         form.addRow("Licence (SPDX id)", self.license_box)
@@ -74,6 +75,17 @@ class BioimageioExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.buttons)
+        self.model_field.changed.connect(self._on_model_changed)
+        self._on_model_changed(self.model_field.path)
+        self.resize(640, self.sizeHint().height())
+
+    def _on_model_changed(self, path: str) -> None:
+        """A model chosen: its name and a package path beside it are proposed; Export needs a readable model."""
+        if path:
+            model = Path(path)
+            self.name_edit.setText(model.stem)
+            self.output_edit.setText(str(model.with_name(model.stem + ".bioimageio.zip")))
+        self.export_button.setEnabled(self.model_field.spec is not None)
 
     def _on_browse_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save BioImage.IO package", self.output_edit.text(),
@@ -92,7 +104,7 @@ class BioimageioExportDialog(QDialog):
         self._settings.setValue(LICENSE_KEY, details.license)
         self.export_button.setEnabled(False)
         self.progress_bar.setVisible(True)
-        task = self._runner.start(_export, str(self._model_path), self.output_edit.text(), details)
+        task = self._runner.start(_export, self.model_field.path, self.output_edit.text(), details)
         task.signals.progress.connect(self._on_task_progress)
         task.signals.finished.connect(self._on_task_finished)
         task.signals.failed.connect(self._on_task_failed)

@@ -99,6 +99,9 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, keys.Quit)
         self.encoding_action = self._action("How Masks Are &Read…", self.edit_mask_encoding,
                                             tip="Set how this dataset's masks store classes (saved in seglab.json)")
+        self.dataset_settings_action = self._action("&Dataset Settings…", self.edit_dataset_settings,
+                                                    tip="Pixel size and the channel 1-channel models read "
+                                                        "(saved in seglab.json)")
         self.zoom_in_action = self._action("Zoom &In", self.viewer.zoom_in, keys.ZoomIn)
         self.zoom_out_action = self._action("Zoom &Out", self.viewer.zoom_out, keys.ZoomOut)
         self.fit_action = self._action("&Fit to Window", self.viewer.fit, "Ctrl+0")
@@ -114,6 +117,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.sample_action)
         file_menu.addSeparator()
         file_menu.addAction(self.encoding_action)
+        file_menu.addAction(self.dataset_settings_action)
         self.file_menu = file_menu
         self.file_menu_end = file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -198,11 +202,27 @@ class MainWindow(QMainWindow):
                                             tip="Score a model on the labelled images and write a report")
         self.export_action = self._action("&Export…", self.exports.open_dialog, "Ctrl+E",
                                           "Export masks, polygons and measurements")
+        self.bioimageio_action = self._action("Export for &BioImage.IO…", self.export_bioimageio,
+                                              tip="Write the model as a BioImage.IO package for Fiji, QuPath, "
+                                                  "ilastik and the Model Zoo")
         self.model_menu.addAction(self.segment_action)
         self.model_menu.addAction(self.evaluate_action)
+        self.model_menu.addAction(self.bioimageio_action)
         self.model_menu.addSeparator()
         self.panels_menu.addAction(dock.toggleViewAction())
         self.file_menu.insertAction(self.file_menu_end, self.export_action)
+
+    def export_bioimageio(self):
+        """Model > Export for BioImage.IO…: the model last trained or chosen in Segment, else one to choose."""
+        from gui.bioimageio_export_dialog import BioimageioExportDialog
+        from gui.model_field import chosen_model_file
+
+        model = chosen_model_file(self.state.model_path, str(self.settings.value("segment/model", "") or ""))
+        dialog = BioimageioExportDialog(model, self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.exported.connect(lambda path: self.state.message.emit(f"BioImage.IO package written: {path}"))
+        dialog.open()
+        return dialog
 
     def _install_diagnostics(self) -> None:
         """The device in the status bar (found in the background at start-up) and Help > Run Self-Test…."""
@@ -312,6 +332,24 @@ class MainWindow(QMainWindow):
         dialog = MaskEncodingDialog(index.settings.encoding, self.state.classes, sample_mask, self)
         if dialog.exec():
             self.datasets.set_mask_encoding(dialog.encoding())
+
+    def edit_dataset_settings(self):
+        """File > Dataset Settings…: pixel size and channel, saved in seglab.json; the folder is read again."""
+        from gui.dataset_settings_dialog import DatasetSettingsDialog
+
+        index = self.state.index
+        if index is None:
+            QMessageBox.information(self, "No folder open", "Open a folder first.")
+            return None
+        sample = index.sample(self.state.current_name) if self.state.current_name else index.samples[0]
+        metadata = sample.metadata.pixel_size_um if sample.metadata is not None else None
+        dialog = DatasetSettingsDialog(index.settings.pixel_size_um, metadata[1] if metadata else None,
+                                       index.settings.channel, index.channel_names, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.datasets.update_settings(pixel_size_um=dialog.pixel_size_um(),
+                                                                      channel=dialog.channel()))
+        dialog.open()
+        return dialog
 
     def _on_datasets_scan_failed(self, message: str) -> None:
         QMessageBox.warning(self, "Cannot open this folder", message)

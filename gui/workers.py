@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from core.errors import Cancelled, SegLabError
@@ -24,6 +25,10 @@ class TaskSignals(QObject):
     finished = Signal(object)  # the function's return value
     failed = Signal(str, str)  # message for the user, technical details
     cancelled = Signal()
+
+
+def _signals_of(signals: TaskSignals) -> tuple:
+    return signals.progress, signals.partial, signals.finished, signals.failed, signals.cancelled
 
 
 class TaskContext:
@@ -55,19 +60,33 @@ class TaskContext:
 
 
 class BackgroundTask(QRunnable):
-    """fn(ctx, *args) on a pool thread. Keep a reference to the task while you need its signals."""
+    """fn(ctx, *args) on a pool thread. Keep a reference to the task while you need its signals.
+
+    The pool thread emits on a relay whose signals are queued to `signals` on the GUI thread, so `close()`
+    (deleting `signals`) drops what the task sent but the GUI has not yet received."""
 
     def __init__(self, fn: Callable, *args):
         super().__init__()
         self.setAutoDelete(False)
         self.signals = TaskSignals()
+        self._relay = TaskSignals()
+        for sent, received in zip(_signals_of(self._relay), _signals_of(self.signals), strict=True):
+            sent.connect(received)
         self._fn = fn
         self._args = args
         self._cancel = threading.Event()
         self.done = threading.Event()
+        self.closed = False
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def close(self) -> None:
+        """Nobody hears from the task any more, including what is on its way; a task still running goes on
+        emitting into its relay, which reaches nothing now."""
+        if not self.closed:
+            self.closed = True
+            shiboken6.delete(self.signals)
 
     @property
     def is_cancelled(self) -> bool:
@@ -75,18 +94,18 @@ class BackgroundTask(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(TaskContext(self.signals, self._cancel), *self._args)
+            result = self._fn(TaskContext(self._relay, self._cancel), *self._args)
         except Cancelled:
-            self.signals.cancelled.emit()
+            self._relay.cancelled.emit()
         except SegLabError as exc:
-            self.signals.failed.emit(str(exc), traceback.format_exc())
+            self._relay.failed.emit(str(exc), traceback.format_exc())
         except Exception as exc:  # still shown to the user, with details
-            self.signals.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self._relay.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         else:
             if self._cancel.is_set():
-                self.signals.cancelled.emit()
+                self._relay.cancelled.emit()
             else:
-                self.signals.finished.emit(result)
+                self._relay.finished.emit(result)
         finally:
             self.done.set()
 
@@ -111,6 +130,8 @@ class TaskRunner(QObject):
         return task
 
     def _launch(self, task: BackgroundTask) -> None:
+        if task.closed:  # by shutdown, before it started
+            return
         if task.is_cancelled:
             task.signals.cancelled.emit()
             task.done.set()
@@ -122,6 +143,11 @@ class TaskRunner(QObject):
             task.cancel()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything and wait; True when all tasks ended in time. Queued tasks never start."""
+        """Cancel everything, wait, and close every task: what they sent on their way out is still queued and
+        would reach widgets deleted by then. True when all tasks ended in time (the others are kept referenced
+        while they run). Queued tasks never start."""
         self.cancel_all()
-        return self.pool.waitForDone(timeout_ms)
+        stopped = self.pool.waitForDone(timeout_ms)
+        for task in self._tasks:
+            task.close()
+        return stopped

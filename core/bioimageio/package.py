@@ -107,12 +107,17 @@ class Package:
     def formats(self) -> tuple[str, ...]:
         return tuple(f for f in RUNNABLE_FORMATS if f in self.weights)
 
+    @property
+    def stored_classes(self) -> list | None:
+        """The class table SegLab stores in its own exports (JSON); None in packages from elsewhere, which
+        name only their output channels (e.g. one "probability")."""
+        return ((self.rdf.get("config") or {}).get("seglab") or {}).get("classes") or None
+
     @cached_property
     def classes(self) -> ClassTable:
         """SegLab's own class table when SegLab wrote the package, else named after the output channels."""
-        stored = ((self.rdf.get("config") or {}).get("seglab") or {}).get("classes")
-        if stored:
-            return ClassTable.from_json(stored)
+        if self.stored_classes:
+            return ClassTable.from_json(self.stored_classes)
         names = ["background", *self.output_names] if self.out_channels == 1 else list(self.output_names)
         return ClassTable.from_names(names)
 

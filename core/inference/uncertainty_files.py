@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -77,12 +78,26 @@ def read_scores(folder: str | Path) -> dict[str, float]:
 def write_scores(folder: str | Path, scores: dict[str, float]) -> Path:
     """Add or update these scores in `<folder>/uncertainty.csv` (others already there are kept), most uncertain
     first; returns the file."""
+    return _write_all_scores(folder, {**read_scores(folder), **scores})
+
+
+def forget_uncertainty(folder: str | Path, names: Iterable[str]) -> None:
+    """Remove the maps and scores of `names` from `folder`: their masks were replaced by a prediction that has
+    none (e.g. Evaluate's), so the old ones no longer describe them."""
+    names = set(names)
+    for name in names:
+        map_path(folder, name).unlink(missing_ok=True)
+    scores = read_scores(folder)
+    if names & scores.keys():
+        _write_all_scores(folder, {name: score for name, score in scores.items() if name not in names})
+
+
+def _write_all_scores(folder: str | Path, scores: dict[str, float]) -> Path:
     path = Path(folder) / SCORES_FILE
-    merged = {**read_scores(folder), **scores}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SCORE_COLUMNS)
-    for name, score in sorted(merged.items(), key=lambda item: (-item[1], item[0])):
+    for name, score in sorted(scores.items(), key=lambda item: (-item[1], item[0])):
         writer.writerow((name, f"{score:.6f}"))
     write_text_atomic(path, out.getvalue())
     return path

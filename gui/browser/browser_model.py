@@ -131,6 +131,8 @@ class DatasetBrowserModel(QAbstractListModel):
             lines.append(f"uncertainty {self.state.uncertainty[name]:.2f} (0 certain, 1 most uncertain)")
         sample = self.state.index.sample(name)
         root = self.state.index.root
+        if sample.plane_label:  # one plane of a stack, series or mosaic file
+            lines.append(f"{sample.image.name} · {sample.plane_label}")
         lines += [_relative(path, root) for path in sample_paths(sample)]
         error = self.error(name)
         if error:

@@ -110,7 +110,7 @@ class ThumbnailDiskCache:
         """A key that changes when the image, an annotation file or the mask decoding changes."""
         sample = index.sample(name)
         paths = [sample.image, sample.mask, sample.labelme, *(p for _, p in sample.class_masks)]
-        parts = [CACHE_VERSION, size, json.dumps(index.settings.encoding.to_json(), sort_keys=True)]
+        parts = [CACHE_VERSION, size, name, json.dumps(index.settings.encoding.to_json(), sort_keys=True)]
         if sample.labelme is not None or sample.class_masks:
             parts.append(index.settings.classes.names)  # labelme labels map to classes by name
         for path in paths:

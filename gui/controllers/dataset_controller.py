@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,13 +162,17 @@ class DatasetController(QObject):
     # settings -----------------------------------------------------------------------------------
     def set_mask_encoding(self, encoding) -> bool:
         """Save how masks are read (seglab.json) and scan the folder again; False if it could not be saved."""
-        from core.data.settings import DatasetSettings
+        return self.update_settings(encoding=encoding)
 
+    def update_settings(self, **changes) -> bool:
+        """Save the open dataset's settings with these fields changed (core.data.settings.DatasetSettings:
+        encoding, channel, pixel_size_um) and scan the folder again, so every view and measurement uses
+        them; False (and scan_failed says why) if seglab.json could not be written."""
         index = self.state.index
         if index is None:
             return False
         try:
-            DatasetSettings(self.state.classes, encoding).save(index.root)
+            replace(index.settings, classes=self.state.classes, **changes).save(index.root)
         except OSError as exc:
             self.scan_failed.emit(f"{index.root}: the settings could not be saved ({exc.strerror}); "
                                   "is the folder read-only?")
@@ -176,15 +181,12 @@ class DatasetController(QObject):
         return True
 
     def _on_state_classes_edited(self) -> None:
-        """Write the edited class table beside the data (seglab.json)."""
-        from core.data.settings import DatasetSettings
-
-        classes = self.state.classes
+        """Write the edited class table beside the data (seglab.json), keeping the other settings."""
         index = self.state.index
         if index is None:
             return
         try:
-            DatasetSettings(classes, index.settings.encoding).save(index.root)
+            replace(index.settings, classes=self.state.classes).save(index.root)
         except OSError as exc:
             self.state.message.emit(f"{index.root}: the class table could not be saved ({exc.strerror}); "
                                     "it is kept for this session")

@@ -1,6 +1,7 @@
 """Evaluate a model against the open dataset's ground truth in a background task (progress, cancel), write
 the CSV/JSON/HTML report (and a PDF printed by Qt), and show the results in the Evaluation panel. The
-predictions made on the way are kept as the window's predictions, so the worst image can be inspected."""
+predictions made on the way are kept as the window's predictions, so the worst image can be inspected; they
+have no uncertainty map, so the ones kept from an earlier Segment run are removed with their scores."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
     report files into job.out_dir."""
     from core.evaluation import evaluate_model
     from core.inference import PredictOptions, Predictor
+    from core.inference.uncertainty_files import forget_uncertainty
     from core.io.masks import mask_suffix, read_mask, write_mask
     from core.report import read_metric_report, write_metric_report
     from core.report_html import HTML_REPORT, dataset_loader, image_panels, write_html_report
@@ -54,6 +56,7 @@ def run_evaluation(ctx: TaskContext, job: EvaluateJob) -> EvaluationOutcome:
 
     def keep_prediction(name: str, prediction) -> None:
         path = write_mask(job.predictions_dir / f"{name}{suffix}", prediction, classes)
+        forget_uncertainty(job.predictions_dir, [name])  # the old map and score describe the replaced mask
         ctx.partial(SegmentedImage(name, str(path), prediction))
 
     evaluation = evaluate_model(predictor, job.model_path, job.data_dir, cancel=ctx.cancelled,

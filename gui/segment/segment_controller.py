@@ -1,8 +1,9 @@
 """Batch segmentation from the window: answers AppState.segmentation_requested by running core's folder
-prediction in a background task. Each mask, with its uncertainty map and score, lands in the dataset's
-workspace (predictions_dir) and in AppState as soon as it is written, so overlays appear while the rest is
-running; progress follows the tiles of a large image. Failures are listed at the end. Closing the window or opening another folder cancels the run;
-finished masks stay."""
+prediction (a SegLab model file or a BioImage.IO package; every plane of a stack its own image) in a
+background task. Each mask, with its uncertainty map and score, lands in the dataset's workspace
+(predictions_dir) and in AppState as soon as it is written, so overlays appear while the rest is running;
+progress follows the tiles of a large image. Failures are listed at the end. Closing the window or opening
+another folder cancels the run; finished masks stay."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
+from core.classes import ClassTable
 from core.durations import format_duration
+from core.io.readers.planes import ImagePlane
 from gui.dialogs import show_failure
 from gui.job_controller import JobController
 from gui.segment.segment_dialog import SegmentChoice, SegmentDialog
@@ -28,12 +31,14 @@ PROGRESS_INTERVAL_S = 0.25
 
 @dataclass(frozen=True)
 class SegmentJob:
-    model_path: str
-    images: tuple[tuple[str, Path], ...]  # (sample name, image file)
+    model_path: str  # a SegLab model file or a BioImage.IO package
+    images: tuple[ImagePlane, ...]  # one per sample; a mask is named after its plane (= the sample name)
     output_dir: Path
     tile_size: int = 512
     tta: bool = False
     exact: bool = False  # 32-bit only; by default the fastest checked precision
+    channel: str | int | None = None  # what a 1-channel model reads of multi-channel images (dataset setting)
+    classes: ClassTable | None = None  # names and colours for a package's outputs
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
     uncertainty map and score beside it. Every finished mask is delivered as a SegmentedImage partial (with its
     map ready to draw); the SegmentSummary comes as the last partial too, so a cancelled run still reports
     what it did."""
-    from core.inference import PredictOptions, Predictor, predict_folder
+    from core.bioimageio.importing import load_predictor, package_predictor
+    from core.inference import PredictOptions, predict_folder
     from core.inference.uncertainty import display_levels, image_score
     from core.inference.uncertainty_files import map_path_for_mask, read_map
     from core.io.masks import read_mask
@@ -60,17 +66,19 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
     options = PredictOptions(tile_size=job.tile_size, overlap=min(64, job.tile_size // 4), tta=job.tta,
                              precision="exact" if job.exact else "auto",
                              device="auto")  # the GPU when there is one
-    predictor = Predictor.from_file(job.model_path, options)
-    names = {path: name for name, path in job.images}
+    if job.classes is not None:
+        predictor = package_predictor(job.model_path, options, classes=job.classes)
+    else:
+        predictor = load_predictor(job.model_path, options)
 
-    def on_result(image_path: Path, mask_path: Path) -> None:
+    def on_result(_image_path: Path, mask_path: Path) -> None:
         uncertainty = read_map(map_path_for_mask(mask_path))
-        ctx.partial(SegmentedImage(names[image_path], str(mask_path), read_mask(mask_path),
+        ctx.partial(SegmentedImage(Path(mask_path).stem, str(mask_path), read_mask(mask_path),
                                    display_levels(uncertainty), image_score(uncertainty)))
 
-    result = predict_folder(predictor, [path for _, path in job.images], job.output_dir,
-                            progress=ThrottledProgress(ctx), cancel=ctx.cancelled, on_result=on_result,
-                            within_images=True, uncertainty=True)
+    result = predict_folder(predictor, job.images, job.output_dir, progress=ThrottledProgress(ctx),
+                            cancel=ctx.cancelled, on_result=on_result, within_images=True,
+                            channel=job.channel, uncertainty=True)
     summary = SegmentSummary(len(result.written), len(job.images), [(str(p), m) for p, m in result.failures],
                              result.cancelled, result.seconds, predictor.backend_reason,
                              [(str(p), m) for p, m in result.warnings])
@@ -118,9 +126,11 @@ class SegmentationController(JobController):
                                  lambda dialog: self.segment(dialog.choice()))
 
     def segment(self, choice: SegmentChoice) -> None:
+        from core.bioimageio.package import is_package
+
         self.options = choice
-        if choice.model_path != self.state.model_path:
-            self.state.set_model(choice.model_path)
+        if choice.model_path != self.state.model_path and not is_package(choice.model_path):
+            self.state.set_model(choice.model_path)  # the window's model stays a SegLab model file
         self.state.request_segmentation(choice.model_path, choice.names)
 
     def segment_when_opened(self, folder: str | Path, model_path: str) -> None:
@@ -144,8 +154,10 @@ class SegmentationController(JobController):
         if not samples:
             self.state.message.emit("No images to segment.")
             return
-        job = SegmentJob(model_path, tuple((s.name, s.image) for s in samples), predictions_dir(index.root),
-                         self.options.tile_size, self.options.tta, self.options.exact)
+        classes = self.options.classes if self.options.model_path == model_path else None
+        job = SegmentJob(model_path, tuple(s.image_plane for s in samples), predictions_dir(index.root),
+                         self.options.tile_size, self.options.tta, self.options.exact, index.settings.channel,
+                         classes)
         self._index = index
         self.last_summary = None
         self._start_job(run_segmentation, job, f"Segmenting with {Path(model_path).name}", len(samples))

@@ -1,4 +1,5 @@
-"""Model > Segment Images…: which model, which images, and how (tile size, test-time augmentation)."""
+"""Model > Segment Images…: which model (a SegLab model file or a BioImage.IO package), which images, and how
+(tile size, test-time augmentation)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.classes import ClassTable
 from gui.chosen_images import chosen_label
 from gui.model_field import ModelFileField, preselected_model_path
+from gui.segment.package_classes_dialog import PackageClassesDialog
 from gui.state import AppState
 
 SCOPES = ("all", "current", "unlabeled")
@@ -33,6 +36,7 @@ class SegmentChoice:
     tile_size: int
     tta: bool
     exact: bool = False  # 32-bit arithmetic only (core.inference PredictOptions.precision "exact")
+    classes: ClassTable | None = None  # names and colours given for a package that has none
 
 
 def scope_names(state: AppState, scope: str) -> list[str] | None:
@@ -53,7 +57,9 @@ class SegmentDialog(QDialog):
         self.settings = settings
         index = state.index
         remembered = str(settings.value(SETTINGS_PREFIX + "model", "") or "")
-        self.model_field = ModelFileField(state.classes, preselected_model_path(state.model_path or remembered))
+        self.model_field = ModelFileField(state.classes, preselected_model_path(state.model_path or remembered),
+                                          packages=True)
+        self.package_classes: ClassTable | None = None
 
         self.scope_buttons = QButtonGroup(self)
         scope_box = QVBoxLayout()
@@ -116,9 +122,15 @@ class SegmentDialog(QDialog):
 
     def choice(self) -> SegmentChoice:
         return SegmentChoice(self.model_field.path, scope_names(self.state, self.scope), self.tile_spin.value(),
-                             self.tta_check.isChecked(), self.exact_check.isChecked())
+                             self.tta_check.isChecked(), self.exact_check.isChecked(), self.package_classes)
 
     def accept(self) -> None:
+        package = self.model_field.package
+        if package is not None and package.stored_classes is None:  # asked once, before the run
+            question = PackageClassesDialog(package, self.settings, self.state.classes, self)
+            if not question.exec():
+                return
+            self.package_classes = question.classes()
         self.settings.setValue(SETTINGS_PREFIX + "model", self.model_field.path)
         self.settings.setValue(SETTINGS_PREFIX + "scope", self.scope)
         self.settings.setValue(SETTINGS_PREFIX + "tile_size", self.tile_spin.value())

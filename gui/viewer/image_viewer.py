@@ -14,6 +14,7 @@ from core.classes import IGNORE_INDEX, ClassTable
 from gui.canvas import ImageCanvas
 from gui.state import AppState, ImageDocument
 from gui.viewer.layers import OverlayLayers
+from gui.viewer.scale_bar import ScaleBarOverlay
 
 
 def format_value(value) -> str:
@@ -34,12 +35,17 @@ def class_label(value: int, classes: ClassTable) -> str:
     return str(value) if name == f"class {value}" else f"{value} {name}"
 
 
-def describe_pixel(document: ImageDocument, classes: ClassTable, x: int, y: int) -> str:
-    """'x 120, y 45   value 1530   class 1 nucleus   predicted 0 background' for one pixel ('' outside)."""
+def describe_pixel(document: ImageDocument, classes: ClassTable, x: int, y: int,
+                   pixel_size_um: tuple[float, float] | None = None) -> str:
+    """'x 120, y 45 (78, 29.25 µm)   value 1530   class 1 nucleus   predicted 0 background' for one pixel
+    ('' outside); the position in µm only with a pixel size (y, x)."""
     height, width = document.shape
     if not (0 <= x < width and 0 <= y < height):
         return ""
-    parts = [f"x {x}, y {y}", f"value {format_value(document.image[y, x])}"]
+    where = f"x {x}, y {y}"
+    if pixel_size_um is not None:
+        where += f" ({x * pixel_size_um[1]:.4g}, {y * pixel_size_um[0]:.4g} µm)"
+    parts = [where, f"value {format_value(document.image[y, x])}"]
     if document.has_mask:
         parts.append(f"class {class_label(int(document.mask[y, x]), classes)}")
     prediction = document.prediction
@@ -63,6 +69,8 @@ class ImageViewerWidget(QWidget):
         self.canvas = ImageCanvas()
         self.canvas.setMinimumSize(320, 240)  # panels opening around it never shrink the image to a stamp
         self.layers = OverlayLayers(self.canvas.scene(), self)
+        self.scale_bar = ScaleBarOverlay(self.canvas)
+        self.pixel_size_um: tuple[float, float] | None = None  # (y, x) of the image on screen, when known
         self.image_label = QLabel()
         self.image_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.zoom_label = QLabel()
@@ -113,7 +121,15 @@ class ImageViewerWidget(QWidget):
             height, width = document.shape
             self.canvas.set_image_size(width, height)
         self.image_label.setText(describe_image(document) if document is not None else "")
+        self.pixel_size_um = self._pixel_size(document)
+        self.scale_bar.set_pixel_size(self.pixel_size_um[1] if self.pixel_size_um else None)
         self.cursor_info.emit("")
+
+    def _pixel_size(self, document: ImageDocument | None) -> tuple[float, float] | None:
+        index = self.state.index
+        if document is None or index is None:
+            return None
+        return index.pixel_size_um(index.sample(document.name))
 
     def _on_state_levels_changed(self) -> None:
         document = self.state.document
@@ -127,6 +143,7 @@ class ImageViewerWidget(QWidget):
         self.layers.set_settings(self.state.overlay, self.state.classes)
 
     def _on_canvas_zoom_changed(self, zoom: float, fitted: bool) -> None:
+        self.scale_bar.set_zoom(zoom)
         percent = f"{zoom * 100:.0f}%" if zoom >= 0.1 else f"{zoom * 100:.1f}%"
         self.zoom_label.setText(f"Fit · {percent}" if fitted else percent)
 
@@ -136,4 +153,4 @@ class ImageViewerWidget(QWidget):
             self.cursor_info.emit("")
             return
         self.cursor_info.emit(describe_pixel(document, self.state.classes, int(np.floor(pos.x())),
-                                             int(np.floor(pos.y()))))
+                                             int(np.floor(pos.y())), self.pixel_size_um))

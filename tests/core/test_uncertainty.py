@@ -16,7 +16,13 @@ from core.cli import run_cli
 from core.errors import ConfigError
 from core.inference import Predictor, predict_folder
 from core.inference.uncertainty import image_score, pixel_uncertainty, uncertain_region
-from core.inference.uncertainty_files import read_scores, write_scores
+from core.inference.uncertainty_files import (
+    forget_uncertainty,
+    map_path,
+    read_scores,
+    write_map,
+    write_scores,
+)
 from core.models.model_file import save_model_file
 from core.models.registry import build_from_spec
 from core.models.spec import ModelSpec
@@ -133,6 +139,15 @@ def test_folder_run_adds_its_scores_to_those_of_earlier_runs(model_file, tmp_pat
     assert set(first.scores) == {"image_0"}
     predict_folder(model_file, images[1:], out, torch_options(tile_size=64, overlap=16), uncertainty=True)
     assert set(read_scores(out)) == {"earlier", "image_0", "image_1"}
+
+
+def test_forgetting_removes_the_maps_and_scores_of_those_images_only(tmp_path):
+    for name in ("a", "b"):
+        write_map(map_path(tmp_path, name), np.zeros((4, 4), np.float32))
+    write_scores(tmp_path, {"a": 0.5, "b": 0.25})
+    forget_uncertainty(tmp_path, ["a", "missing"])
+    assert read_scores(tmp_path) == {"b": 0.25}
+    assert not map_path(tmp_path, "a").exists() and map_path(tmp_path, "b").exists()
 
 
 def test_uncertainty_with_dask_is_refused_in_one_line(model_file, tmp_path, capsys):

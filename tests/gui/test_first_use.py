@@ -68,6 +68,27 @@ def tiny_model_file(tmp_path):
     return save_model_file(tmp_path / "tiny.safetensors", build_from_spec(spec).eval(), spec)
 
 
+def test_closing_the_window_while_the_sample_is_segmented_leaves_nothing_to_report(qtbot, tmp_path,
+                                                                                  monkeypatch):
+    """The starter model's run is cancelled when the window closes; what the job still sends on its way out
+    reaches no deleted widget (pytest-qt fails the test on an exception in the event loop)."""
+    import shiboken6
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+
+    monkeypatch.setenv("SEGLAB_DATA_HOME", str(tmp_path / "data-home"))
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window.show()
+    window.open_sample()
+    qtbot.waitUntil(lambda: window.segmentation.running, timeout=LOAD_TIMEOUT_MS)
+    task = window.segmentation.task
+    window.close()
+    shiboken6.delete(window)  # its widgets are gone before the job's last signals are delivered
+    qtbot.wait(300)
+    assert task.is_cancelled and task.closed
+
+
 def test_one_large_image_shows_progress_and_time_left_while_its_tiles_run(qtbot, main_window, show_folder,
                                                                           tmp_path, tiny_model_file):
     folder = tmp_path / "large"

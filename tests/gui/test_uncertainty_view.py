@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, QTimer
 
 from core.data.workspace import predictions_dir
 from core.inference.uncertainty import display_levels, image_score
-from core.inference.uncertainty_files import map_path, read_map
+from core.inference.uncertainty_files import map_path, read_map, read_scores
 from core.label_next import maps_reader, suggest_next
 from gui.overlay_colours import uncertainty_colour_table
 from gui.segment.segment_dialog import SegmentChoice
@@ -114,6 +114,26 @@ def test_segmenting_keeps_maps_and_scores_and_the_window_stays_responsive(qtbot,
     show_folder(window, isbi_six, "2")
     assert sorted(state.uncertainty) == names
     np.testing.assert_array_equal(state.document.uncertainty, display_levels(read_map(map_path(folder, "2"))))
+
+
+def test_evaluating_drops_the_replaced_maps_and_scores_also_after_reopening(qtbot, segmented, isbi_six,
+                                                                              model_file, show_folder, tmp_path):
+    """Evaluate rewrites the predictions of the labeled images without maps: their old maps and scores go,
+    on disk too, so reopening the folder does not bring them back; the others keep theirs."""
+    from gui.report.evaluate_dialog import EvaluateChoice
+
+    window, _ = segmented
+    folder = predictions_dir(isbi_six)
+    window.evaluation.evaluate(EvaluateChoice(str(model_file), tmp_path / "report", pdf=False))
+    qtbot.waitUntil(lambda: not window.evaluation.running, timeout=RUN_TIMEOUT_MS)
+    assert window.evaluation.outcome is not None
+    others = [str(i) for i in range(6) if str(i) not in LABELED]
+    assert sorted(read_scores(folder)) == others
+    assert not any(map_path(folder, name).exists() for name in LABELED)
+    window.state.set_index(None)
+    show_folder(window, isbi_six, LABELED[0])
+    assert sorted(window.state.uncertainty) == others and window.state.document.uncertainty is None
+    assert window.state.document.prediction is not None
 
 
 def test_uncertainty_overlay_draws_the_map_in_its_colours(qtbot, segmented, settle, drawn_rgb):
