@@ -7,17 +7,32 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
 
 from core.assist.mask_crop import MaskCrop
 from core.mask_painting import MaskPatch, Region, apply_coverage, region_slices, region_union
+from gui.canvas import ImageCanvas
 from gui.editor.commands import class_text
 from gui.editor.tool_base import EditorTool
 
 
 class AssistTool(EditorTool):
+    """Subclasses set `item`, their preview on the canvas, shown while the tool is active."""
+
+    item: QGraphicsItem
+
     def __init__(self, controller):
         super().__init__(controller)
         self._last: tuple[object, object, Region, np.ndarray] | None = None  # session, command, region, base
+
+    def activate(self, canvas: ImageCanvas) -> None:
+        super().activate(canvas)
+        canvas.scene().addItem(self.item)
+
+    def deactivate(self) -> None:
+        if self.item.scene() is not None:
+            self.item.scene().removeItem(self.item)
+        super().deactivate()
 
     @property
     def display(self) -> np.ndarray | None:

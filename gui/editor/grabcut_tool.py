@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from core.assist.grabcut import grabcut_crop
-from gui.canvas import TOOL_Z, ImageCanvas, ToolEvent
+from gui.canvas import TOOL_Z, ToolEvent
 from gui.editor.assist_base import AssistTool, outline_pen
 from gui.workers import TaskRunner
 
@@ -39,15 +39,6 @@ class GrabCutTool(AssistTool):
     @property
     def busy(self) -> bool:
         return self._job is not None
-
-    def activate(self, canvas: ImageCanvas) -> None:
-        super().activate(canvas)
-        canvas.scene().addItem(self.item)
-
-    def deactivate(self) -> None:
-        if self.item.scene() is not None:
-            self.item.scene().removeItem(self.item)
-        super().deactivate()
 
     def reset(self) -> None:
         super().reset()

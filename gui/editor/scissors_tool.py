@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QKeyEvent
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from core.assist.scissors import IntelligentScissors, polygon_crop
-from gui.canvas import TOOL_Z, ImageCanvas, ToolEvent
+from gui.canvas import TOOL_Z, ToolEvent
 from gui.editor.assist_base import AssistTool, outline_pen, polyline_path
 
 CLOSE_PX = 7.0  # a click this close (screen pixels) to the first point closes the outline
@@ -28,15 +28,6 @@ class ScissorsTool(AssistTool):
         self.item.setZValue(TOOL_Z)
         self.item.setPen(outline_pen(QColor(255, 255, 0)))
         self._pointer: tuple[int, int] | None = None
-
-    def activate(self, canvas: ImageCanvas) -> None:
-        super().activate(canvas)
-        canvas.scene().addItem(self.item)
-
-    def deactivate(self) -> None:
-        if self.item.scene() is not None:
-            self.item.scene().removeItem(self.item)
-        super().deactivate()
 
     def reset(self) -> None:
         super().reset()

@@ -16,7 +16,7 @@ from PySide6.QtGui import qRgba
 from core.assist.magic_wand import MAX_TOLERANCE, auto_tolerance, tolerance_to_flip, wand_crop
 from core.assist.mask_crop import MaskCrop, expand_region
 from core.mask_painting import region_slices
-from gui.canvas import TOOL_Z, ImageCanvas, ToolEvent
+from gui.canvas import TOOL_Z, ToolEvent
 from gui.editor.assist_base import AssistTool
 from gui.pixel_items import MaskLayerItem
 
@@ -39,15 +39,6 @@ class WandTool(AssistTool):
         self.erase = False  # the last region was painted as background (right button)
         self._press: tuple[QPointF, Qt.MouseButton] | None = None  # while dragging
         self._crop: MaskCrop | None = None  # the region shown
-
-    def activate(self, canvas: ImageCanvas) -> None:
-        super().activate(canvas)
-        canvas.scene().addItem(self.item)
-
-    def deactivate(self) -> None:
-        if self.item.scene() is not None:
-            self.item.scene().removeItem(self.item)
-        super().deactivate()
 
     def reset(self) -> None:
         super().reset()
