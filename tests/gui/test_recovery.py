@@ -1,4 +1,4 @@
-"""Never losing work: a SegLab process killed mid-edit leaves recovery files (for the image on screen and for
+"""Never losing work: a SegLab process killed after a save and mid-edit keeps every version of the mask and leaves recovery files (for the image on screen and for
 images it left with unsaved edits), and opening the folder again offers to restore them (each restored mask
 shows, unsaved and undoable, with the exact pixels, when its image is shown)."""
 
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from core.data.mask_history import list_versions, read_version
 from core.data.recovery_files import list_recovery, write_recovery
 from core.data.workspace import recovery_dir
 from tests.conftest import REPO
@@ -59,6 +60,9 @@ EDITING_SESSION = textwrap.dedent("""
     editor.set_tool("brush")
     editor.set_brush_size(9)
     window.state.set_current_class(2)
+    drag(Bot, window.viewer.canvas, [(20, 100), (60, 100)])
+    assert editor.save()  # a saved edit: the mask it replaced is kept as a version
+    saved_a = window.state.document.mask.copy()
     drag(Bot, window.viewer.canvas, [(70, 20), (150, 60), (100, 110)])
     edited_a = window.state.document.mask.copy()
     window.state.request_image("b")  # leaving a keeps its edits unsaved
@@ -66,7 +70,7 @@ EDITING_SESSION = textwrap.dedent("""
     drag(Bot, window.viewer.canvas, [(10, 10), (40, 100)])
     sessions = editor.sessions
     wait(lambda: all(editor.recovery._written.get(n) == sessions[n].revision for n in ("a", "b")))
-    np.savez(expected_file, a=edited_a, b=window.state.document.mask)
+    np.savez(expected_file, a=edited_a, b=window.state.document.mask, saved_a=saved_a)
     print("READY", flush=True)
     time.sleep(120)  # killed here, edits unsaved
 """)
@@ -91,8 +95,10 @@ def test_edits_survive_a_killed_process(qtbot, main_window, show_folder, three_c
         process.wait(10)
     assert process.returncode == -signal.SIGKILL
     expected = np.load(expected_file)
-    assert not np.array_equal(expected["a"], block_mask()) and expected["b"].any()
-    assert np.array_equal(saved_mask(three_class, "a"), block_mask())  # nothing was saved
+    saved_a = expected["saved_a"]
+    assert not np.array_equal(saved_a, block_mask()) and not np.array_equal(expected["a"], saved_a)
+    assert expected["b"].any()
+    assert np.array_equal(saved_mask(three_class, "a"), saved_a)  # the save, not the later edits
     assert not (three_class / "masks" / "b.png").exists()
     entries = list_recovery(recovery_dir(three_class))
     assert sorted(entry.name for entry in entries) == ["a", "b"]
@@ -106,10 +112,14 @@ def test_edits_survive_a_killed_process(qtbot, main_window, show_folder, three_c
     assert np.array_equal(state.document.mask, expected["a"])
     assert state.sample_status("a").edited and state.sample_status("b").edited  # b: before it is shown
     press_key(qtbot, main_window, Qt.Key.Key_Z, CTRL)  # undoable: the saved mask is one step back
-    assert np.array_equal(state.document.mask, block_mask())
+    assert np.array_equal(state.document.mask, saved_a)
+    (version,) = list_versions(three_class, "a")  # the mask the save replaced, kept through the kill
+    assert np.array_equal(read_version(version, state.index), block_mask())
     press_key(qtbot, main_window, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
     press_key(qtbot, main_window, Qt.Key.Key_S, CTRL)
     assert np.array_equal(saved_mask(three_class, "a"), expected["a"])
+    assert [np.array_equal(read_version(v, state.index), m) for v, m in
+            zip(list_versions(three_class, "a"), (saved_a, block_mask()), strict=True)] == [True, True]
     assert [entry.name for entry in list_recovery(recovery_dir(three_class))] == ["b"]  # a's file went
     state.request_image("b")
     qtbot.waitUntil(lambda: state.current_name == "b" and history(main_window) == ["Restore unsaved edits"])
