@@ -37,13 +37,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", metavar="DATA_DIR", help="folder of images with masks")
     parser.add_argument("--out", metavar="MODEL", help="model file to write (default: DATA_DIR/models/"
                                                        "<folder>_<date>.safetensors, never over an earlier one)")
-    parser.add_argument("--arch", default=_DEFAULTS.architecture, help="architecture (see the registry; default unet)")
-    parser.add_argument("--encoder", default=_DEFAULTS.encoder, help="encoder of smp architectures (default resnet18)")
+    parser.add_argument("--arch", help="architecture (see the registry). Default: recommended for the device "
+                                       "(the automatic recipe, as in the window's wizard)")
+    parser.add_argument("--encoder", help="encoder of smp architectures (default: the recommended one with the "
+                                          "recommended architecture, else resnet18)")
     parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                         help="architecture option, e.g. base_channels=32 for unet_classic (repeatable)")
     parser.add_argument("--init-model", metavar="MODEL", help="fine-tune: start from this SegLab model file")
     parser.add_argument("--encoder-weights", metavar="FILE", help="local weights file for the encoder")
     parser.add_argument("--epochs", type=int, help=_recommended("epochs"))
+    parser.add_argument("--minutes", type=float, metavar="N",
+                        help="train for N minutes instead of a number of epochs: the run is planned for the time, "
+                             "the learning rate falls over it and the best model is kept. With --resume: a "
+                             "stopped run keeps the budget it had left; a finished run trains N minutes more")
     parser.add_argument("--batch-size", type=int, help=_recommended("batch_size"))
     parser.add_argument("--patch-size", type=int, help=_recommended("patch_size") + " Multiple of 32.")
     parser.add_argument("--patches-per-epoch", type=int, default=None,
@@ -58,7 +64,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-images", nargs="*", default=(), metavar="NAME", help="explicit validation images")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     parser.add_argument("--early-stopping", type=int, help=_recommended("early_stopping") + " 0: never.")
-    parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    parser.add_argument("--no-amp", action="store_true",
+                        help="no mixed precision (float16/bfloat16 autocast on a GPU or a CPU with bfloat16)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run that writes MODEL")
     _channel(parser, "Given, a 1-channel model is trained on it (default: the dataset's channel setting, else "
                      "every channel)")
@@ -74,10 +81,12 @@ def _prediction(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
     parser.add_argument("--tta", action="store_true", help="average over flips (slower, a little better)")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
-    parser.add_argument("--precision", default="exact", choices=("exact", "fast"),
-                        help="fast: 8-bit arithmetic on the CPU, about 1.5x faster; masks may differ on a few "
-                             "edge pixels (checked against exact on the first images)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx", "openvino"),
+                        help="auto (default): the fastest measured on this machine, measured once and remembered")
+    parser.add_argument("--precision", default="auto", choices=("auto", "exact"),
+                        help="auto (default): also bfloat16, float16 or 8-bit arithmetic where faster, used only "
+                             "when its masks agree with 32-bit on 99.9%% of the pixels of the first images; "
+                             "exact: 32-bit only")
     _device(parser)
 
 
@@ -91,6 +100,9 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
                              "(e.g. cells_t2_z3.png)")
     _channel(parser, "Without it, such images fail (8-bit colour photos are read as gray, with a warning)")
     _prediction(parser)
+    parser.add_argument("--uncertainty", action="store_true",
+                        help="also write OUTPUT_DIR/uncertainty/<stem>.tif (float32: 0 certain, 1 most uncertain) "
+                             "and OUTPUT_DIR/uncertainty.csv (image, score; most uncertain first)")
     cluster = parser.add_mutually_exclusive_group()
     cluster.add_argument("--dask", metavar="tcp://HOST:PORT",
                          help="predict on the workers of this Dask scheduler (they must see the model and the "
@@ -141,7 +153,7 @@ def train_config(args: argparse.Namespace) -> tuple[TrainConfig, DatasetIndex]:
     The values given are checked before any file is read."""
     from core.data.index import DatasetIndex
     from core.device import select_device
-    from core.models.registry import model_info
+    from core.models.registry import model_info, recommended
     from core.training.paths import new_model_path
     from core.training.recipe import DatasetFacts, recommend
     from core.training.setup import check_model_choice, init_model_spec
@@ -149,18 +161,23 @@ def train_config(args: argparse.Namespace) -> tuple[TrainConfig, DatasetIndex]:
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out MODEL: the model file of the run to continue")
     given = _given_settings(args)
+    device = select_device(args.device)
+    architecture, encoder = args.arch, args.encoder or _DEFAULTS.encoder
+    if architecture is None:
+        architecture, suggested = recommended(device.kind)
+        encoder = args.encoder or suggested
     config = TrainConfig(
-        data_dir=args.data_dir, output=args.out or "", architecture=args.arch, encoder=args.encoder or None,
+        data_dir=args.data_dir, output=args.out or "", architecture=architecture, encoder=encoder,
         model_options=parse_options(args.option), init_model=args.init_model, encoder_weights=args.encoder_weights,
         patches_per_epoch=args.patches_per_epoch, val_fraction=args.val_fraction, val_names=tuple(args.val_images),
-        seed=args.seed, device=args.device, amp=not args.no_amp, resume=args.resume, **given)
+        seed=args.seed, device=args.device, amp=not args.no_amp, resume=args.resume, minutes=args.minutes, **given)
     base = init_model_spec(config)
     check_model_choice(config, base)
     index = DatasetIndex.scan(args.data_dir)
     if args.channel is not None:
         index = replace(index, settings=replace(index.settings, channel=args.channel))
-    recommendation = recommend(DatasetFacts.read(index), select_device(args.device),
-                               model_info(base.architecture if base else config.architecture), base)
+    recommendation = recommend(DatasetFacts.read(index), device,
+                               model_info(base.architecture if base else config.architecture), base, args.minutes)
     recommended = {name: value for name, value in recommendation.config_fields().items()
                    if name in RECOMMENDED_OPTIONS and name not in given}
     return config.with_changes(output=args.out or str(new_model_path(index.root)), **recommended), index

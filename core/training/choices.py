@@ -15,6 +15,8 @@ OPTIMIZER_TITLES = {"adamw": "AdamW", "sgd": "SGD with momentum", "rmsprop": "RM
 SCHEDULE_TITLES = {"plateau": "Halve when the score stalls", "cosine": "Cosine decay", "none": "Constant"}
 SETTING_HELP = {
     "epochs": "How many times training goes through the images; it stops early when the score stops improving.",
+    "minutes": "Train for this long instead of a number of epochs: the run is planned for the time, the learning "
+               "rate falls over it and the best model is kept when time is up.",
     "patch_size": "Training looks at square crops of this many pixels; larger crops see more context but need "
                   "more memory.",
     "batch_size": "Crops learned from together in one step; lower it if the device runs out of memory.",

@@ -24,6 +24,7 @@ class TrainConfig:
     init_model: str | None = None  # fine-tune: start from this SegLab model file
     encoder_weights: str | None = None  # a local weights file for the encoder
     epochs: int = 50
+    minutes: float | None = None  # a time budget: train this long (epochs and early stopping then do not apply)
     batch_size: int = 8
     patch_size: int = 256
     patches_per_epoch: int | None = None  # None: enough to cover the training images once
@@ -47,6 +48,7 @@ class TrainConfig:
     def __post_init__(self):
         checks = [
             (self.epochs >= 1, "epochs must be at least 1"),
+            (self.minutes is None or self.minutes > 0, "the time budget must be more than 0 minutes"),
             (self.batch_size >= 1, "the batch size must be at least 1"),
             (self.patch_size >= 32 and self.patch_size % 32 == 0, "the patch size must be a multiple of 32, at least 32"),
             (self.learning_rate > 0, "the learning rate must be positive"),

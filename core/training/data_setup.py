@@ -6,13 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from core.classes import ClassTable
 from core.data.dataset import LoadedSample
 from core.data.index import DatasetIndex
 from core.data.split import split_names
 from core.errors import SegLabError, TrainingError
 from core.io.images import channel_count, match_channels
-from core.io.masks import out_of_range_values
+from core.io.masks import ignore_index_for, out_of_range_values
 from core.training.config import TrainConfig
 
 MAX_TRAINING_CLASSES = 255
@@ -75,6 +77,10 @@ def prepare_training_data(config: TrainConfig, in_channels: int | None = None,
         if bad:
             skipped.append(f"{sample.mask or sample.image}: mask values {bad[:5]} are not among the "
                            f"{len(classes)} classes; check the class table or the mask encoding")
+            continue
+        if not np.any(mask != ignore_index_for(len(classes))):
+            skipped.append(f"{sample.mask or sample.labelme or sample.image}: every pixel is unlabeled, so it "
+                           "cannot teach the model anything; label some pixels to use it")
             continue
         in_channels = in_channels or channel_count(image)
         try:

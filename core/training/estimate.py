@@ -44,6 +44,12 @@ class EpochEstimate:
         return (f"about {format_duration(self.seconds_per_epoch)} per epoch, "
                 f"{format_duration(self.seconds_per_epoch * epochs)} for {epochs} epoch{'s' if epochs != 1 else ''}")
 
+    def describe_budget(self, minutes: float) -> str:
+        """E.g. 'about 45 s per epoch: about 6 epochs' worth of training in 5 min'."""
+        epochs = minutes * 60 / self.seconds_per_epoch
+        return (f"about {format_duration(self.seconds_per_epoch)} per epoch: about {epochs:.0f} epochs' worth of "
+                f"training in {format_duration(minutes * 60)}")
+
 
 class _Halt:
     """The Trainer's stop flag: set when enough batches were timed, or reads true once the caller cancels."""
@@ -79,7 +85,7 @@ def estimate_epoch_time(config: TrainConfig, measure_batches: int = 3, cancel: C
     elapsed: list[float] = []
     with tempfile.TemporaryDirectory(prefix="seglab-estimate-") as folder:
         trial = config.with_changes(output=str(Path(folder) / "estimate.safetensors"), checkpoint_dir=folder,
-                                    resume=False, epochs=1, early_stopping=0)
+                                    resume=False, epochs=1, minutes=None, early_stopping=0)
         try:
             for report in Trainer(trial, halt, index).run():
                 if isinstance(report, TrainingStarted):

@@ -1,9 +1,12 @@
 """The training loop in plain torch. `Trainer.run()` yields plain reports (core.training.reports) for every
 batch and epoch, honours a stop request within one batch, writes the best model file and a resumable
-checkpoint every epoch, and resumes from that checkpoint after a stop, crash or kill."""
+checkpoint every epoch, and resumes from that checkpoint after a stop, crash or kill. With a time budget
+(config.minutes) an epoch is a round between validations of a fixed tile sample and the learning rate follows
+the budget's plan (core.training.budget); steps run in the precision measured fastest here (precision.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -17,14 +20,18 @@ from core.allocator import retained_allocations
 from core.classes import IGNORE_INDEX
 from core.data.dataset import PatchDataset, ValidationTiles
 from core.data.index import DatasetIndex
-from core.device import DeviceInfo, autocast_dtype, select_device
+from core.device import DeviceInfo, select_device
 from core.errors import TrainingError
 from core.losses import create_loss
 from core.metrics import ConfusionMatrix
 from core.models.outputs import main_output, to_labels
+from core.training.budget import MIN_VAL_TILES as MIN_BUDGET_VAL_TILES
+from core.training.budget import BudgetPlan, validation_sample
 from core.training.checkpoint import disk_error, load_checkpoint, save_checkpoint
 from core.training.config import TrainConfig
 from core.training.data_setup import TrainingData, prepare_training_data
+from core.training.interrupted import prior_seconds, stops_early
+from core.training.precision import Precision, choose_precision
 from core.training.preview import make_preview
 from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingReport, TrainingStarted
 from core.training.setup import (
@@ -37,6 +44,7 @@ from core.training.setup import (
 )
 
 MIN_BATCHES_PER_EPOCH = 4
+BUDGET_EPOCH_PATCHES = 1 << 24  # with a time budget an epoch is a round between validations, ended by the plan
 
 
 @dataclass
@@ -52,21 +60,34 @@ class _Run:
     loss_fn: torch.nn.Module
     train_set: PatchDataset
     loader: torch.utils.data.DataLoader
-    val_loader: torch.utils.data.DataLoader | None
-    amp: bool
-    amp_dtype: torch.dtype
+    val_tiles: ValidationTiles | None
+    val_loader: torch.utils.data.DataLoader | None  # every tile; with a budget, its fixed sample (made lazily)
+    precision: Precision
     scaler: torch.amp.GradScaler
+    budget: BudgetPlan | None = None
     history: list[dict] = field(default_factory=list)
     best_score: float = -math.inf
     best_epoch: int = 0
     best_metrics: dict = field(default_factory=dict)
     start_epoch: int = 1
+    earlier_seconds: float = 0.0  # training time of the parts before a resume
     val_seconds: float = 0.0
     model_path: str | None = None  # the model file, once an epoch was the best so far
+    started: float = 0.0  # perf_counter() when the run began, moved back by the earlier parts' time
+    stepped: bool = False  # a step ran in this process (the first one pays for set-up and is not timed)
 
     @property
     def memory_format(self) -> torch.memory_format:
-        return memory_format(self.device)
+        return self.precision.memory_format
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def epochs(self) -> int:
+        """The epoch count reports show; with a budget, the planned validation rounds."""
+        return self.config.epochs if self.budget is None else self.budget.planned_rounds
 
     @property
     def model(self) -> torch.nn.Module:
@@ -110,31 +131,39 @@ class Trainer:
             yield TrainingFinished("stopped", 0, 0, None, None, str(self.config.checkpoint_path),
                                    time.perf_counter() - started)
             return
+        # the training time starts now (a time budget leaves out reading the data and building the model);
+        # a resumed run's time counts every part
+        started = run.started = time.perf_counter() - run.earlier_seconds
         config = run.config
         yield TrainingStarted(
-            device=run.device.describe(), device_note=run.device.note, epochs=config.epochs,
-            start_epoch=run.start_epoch, batches_per_epoch=len(run.loader),
+            device=run.device.describe(), device_note=run.device.note, epochs=run.epochs,
+            start_epoch=run.start_epoch, batches_per_epoch=self._batches_per_epoch(run),
             train_images=tuple(s.name for s in run.data.train), val_images=tuple(s.name for s in run.data.val),
             skipped=run.data.skipped, class_names=tuple(run.data.classes.names),
             parameters=sum(p.numel() for p in run.model.parameters()), weights_note=run.setup.weights_note,
-            history=tuple(run.history))
+            history=tuple(run.history), precision=run.precision.describe(), minutes=config.minutes)
         reason, epochs_done = "completed", run.start_epoch - 1
-        for epoch in range(run.start_epoch, config.epochs + 1):
+        for epoch in _epochs(run):
             epoch_start = time.perf_counter()
             train_loss, patches_per_s = yield from self._train_epoch(run, epoch)
             if self._stop.is_set():
                 reason = "stopped"
                 break
             val_start = time.perf_counter()
-            val_loss, matrix = self._validate(run) if run.val_loader is not None else (None, None)
+            val_loss, matrix = self._validate(run) if run.val_tiles is not None else (None, None)
             if self._stop.is_set():
                 reason = "stopped"
                 break
             run.val_seconds = time.perf_counter() - val_start
+            if run.budget is not None:
+                run.budget.record_validation(run.val_seconds, run.elapsed, config.batch_size)
             report = self._finish_epoch(run, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started)
             epochs_done = epoch
             yield report
-            if config.early_stopping and epoch - run.best_epoch >= config.early_stopping:
+            if run.budget is not None and run.budget.finished:
+                reason = "budget"
+                break
+            if run.budget is None and stops_early(config, epoch, run.best_epoch):
                 reason = "early_stopping"
                 break
         seconds = time.perf_counter() - started
@@ -157,27 +186,55 @@ class Trainer:
         if data is None:
             return None
         setup = build_model(config, data.classes, data.in_channels)
-        setup.model.to(device.torch_device, memory_format=memory_format(device))
+        precision = choose_precision(device, setup.model, data.in_channels,
+                                     f"{setup.spec.architecture}/{setup.spec.encoder}", config.batch_size,
+                                     config.patch_size, allow_reduced=config.amp)
+        setup.model.to(device.torch_device, memory_format=precision.memory_format)
         optimizer = build_optimizer(config, setup.model)
-        per_epoch = config.patches_per_epoch or _default_patches(data.train, config.patch_size)
-        per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH)
+        budgeted = config.minutes is not None or self.config.minutes is not None
+        if budgeted:  # rounds end when the plan says, not when the patches run out
+            per_epoch = BUDGET_EPOCH_PATCHES
+        else:
+            per_epoch = config.patches_per_epoch or _default_patches(data.train, config.patch_size)
+            per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH)
         train_set = PatchDataset(data.train, config.patch_size, config.augment, per_epoch, config.seed)
-        amp = config.amp and device.kind == "cuda"
-        amp_dtype = autocast_dtype(device) if amp else torch.float32
+        val_tiles = ValidationTiles(data.val, config.patch_size) if data.val else None
         run = _Run(
             config=config, device=device, data=data, setup=setup, optimizer=optimizer,
-            schedule=build_schedule(config, optimizer),
+            schedule=None if budgeted else build_schedule(config, optimizer),
             loss_fn=create_loss(config.loss, out_channels=setup.spec.out_channels, class_weights=config.class_weights,
                                 ignore_index=IGNORE_INDEX).to(device.torch_device),
             train_set=train_set,
             loader=torch.utils.data.DataLoader(train_set, batch_size=config.batch_size, drop_last=True),
-            val_loader=torch.utils.data.DataLoader(ValidationTiles(data.val, config.patch_size),
-                                                   batch_size=config.batch_size) if data.val else None,
-            amp=amp, amp_dtype=amp_dtype,
-            scaler=torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16))
+            val_tiles=val_tiles,
+            val_loader=torch.utils.data.DataLoader(val_tiles, batch_size=config.batch_size)
+            if val_tiles is not None and not budgeted else None,
+            precision=precision,
+            scaler=torch.amp.GradScaler(device.kind, enabled=precision.autocast and precision.dtype == "float16"))
         if state is not None:
             _restore(run, state)
+        run.budget = self._budget_plan(run, state)
+        if run.budget is not None:
+            run.config = replace(run.config, minutes=run.budget.total_minutes)
         return run
+
+    def _budget_plan(self, run: _Run, state: dict | None) -> BudgetPlan | None:
+        """The time budget of this run. Resuming a budgeted run keeps the budget it had left (a different
+        --minutes sets a new total); minutes given to a finished run, or to one trained by epochs, are added
+        to it as a new, gentler cycle from its last weights."""
+        requested = self.config.minutes
+        stored = json.loads(state["budget"]) if state is not None and state.get("budget") else None
+        if stored is not None and not stored["finished"]:
+            plan = BudgetPlan.from_json(stored)
+            if requested is not None:
+                plan.end_seconds = requested * 60
+            return plan
+        if requested is None:
+            return BudgetPlan.from_json(stored) if stored is not None else None
+        if state is None:
+            return BudgetPlan.start(requested, run.config.learning_rate)
+        return BudgetPlan.start(requested, run.config.learning_rate, elapsed=run.earlier_seconds,
+                                steps_done=stored["steps_done"] if stored else 0, rounds_done=len(run.history))
 
     def _resolve_resume(self) -> tuple[TrainConfig, dict | None]:
         """On resume, the stored settings win, except the epoch count, device and output, which may change."""
@@ -191,17 +248,21 @@ class Trainer:
 
     def _train_epoch(self, run: _Run, epoch: int):
         """Train one epoch, yielding a BatchReport per batch; returns (mean loss, patches per second)."""
-        config, model, device = run.config, run.model, run.device
+        config, model, device, plan = run.config, run.model, run.device, run.budget
         run.train_set.set_epoch(epoch)
         model.train()
-        start = time.perf_counter()
-        batches = len(run.loader)
+        start = previous = time.perf_counter()
         total_loss, seen = 0.0, 0
         for index, (images, targets) in enumerate(run.loader, start=1):
+            if plan is not None:
+                for group in run.optimizer.param_groups:
+                    group["lr"] = plan.learning_rate()
             images = images.to(device.torch_device, non_blocking=True, memory_format=run.memory_format)
             targets = targets.to(device.torch_device, non_blocking=True)
-            with torch.autocast(device_type=device.kind, dtype=run.amp_dtype, enabled=run.amp):
-                loss = run.loss_fn(model(images), targets)
+            with torch.autocast(device_type=device.kind, dtype=run.precision.torch_dtype,
+                                enabled=run.precision.autocast):
+                outputs = model(images)
+            loss = run.loss_fn(_float32(outputs), targets)  # the loss in full precision, whatever the network's
             run.optimizer.zero_grad(set_to_none=True)
             run.scaler.scale(loss).backward()
             run.scaler.step(run.optimizer)
@@ -212,18 +273,42 @@ class Trainer:
                                     f"(now {config.learning_rate:g})")
             total_loss += value * len(images)
             seen += len(images)
-            elapsed = time.perf_counter() - start
-            remaining_batches = (batches - index) + batches * (config.epochs - epoch)
-            eta = remaining_batches * elapsed / index + run.val_seconds * (config.epochs - epoch + 1)
-            yield BatchReport(epoch, config.epochs, index, batches, value, run.optimizer.param_groups[0]["lr"],
-                              seen / elapsed, elapsed, eta)
+            now = time.perf_counter()
+            if plan is not None:
+                plan.record_step(now - previous if run.stepped else None, run.elapsed, config.batch_size,
+                                 len(run.val_tiles) if run.val_tiles is not None else 0)
+            run.stepped, previous, elapsed = True, now, now - start
+            batches = self._batches_per_epoch(run)
+            if plan is not None:
+                eta = plan.seconds_left(run.elapsed)
+            else:
+                remaining_batches = (batches - index) + batches * (config.epochs - epoch)
+                eta = remaining_batches * elapsed / index + run.val_seconds * (config.epochs - epoch + 1)
+            yield BatchReport(epoch, run.epochs, index, max(batches, index), value,
+                              run.optimizer.param_groups[0]["lr"], seen / elapsed, elapsed, eta, run.elapsed)
             if self._stop.is_set():
+                break
+            if plan is not None and plan.round_is_over(index, run.elapsed, config.batch_size):
+                plan.finished = plan.training_is_over(run.elapsed, config.batch_size)
                 break
         return total_loss / max(seen, 1), seen / max(time.perf_counter() - start, 1e-9)
 
+    @staticmethod
+    def _batches_per_epoch(run: _Run) -> int:
+        """Batches in an epoch; with a budget, the steps planned for this round (as far as known)."""
+        if run.budget is None:
+            return len(run.loader)
+        steps = run.budget.steps_per_round
+        return steps if steps < len(run.loader) else 0
+
     def _validate(self, run: _Run) -> tuple[float | None, ConfusionMatrix | None]:
-        """Validation loss and the confusion matrix over every validation tile; (None, None) if stopped."""
+        """Validation loss and the confusion matrix over every validation tile (with a time budget, over its fixed
+        sample of tiles); (None, None) if stopped."""
         model, device = run.model, run.device
+        if run.val_loader is None:  # a budget's sample, sized once the first steps were timed
+            tiles = validation_sample(len(run.val_tiles), run.budget.val_tiles or MIN_BUDGET_VAL_TILES)
+            run.val_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(run.val_tiles, tiles),
+                                                         batch_size=run.config.batch_size)
         model.eval()
         matrix = ConfusionMatrix(len(run.data.classes))
         total, count = 0.0, 0
@@ -233,8 +318,9 @@ class Trainer:
                     return None, None
                 images = images.to(device.torch_device, memory_format=run.memory_format)
                 targets = targets.to(device.torch_device)
-                with torch.autocast(device_type=device.kind, dtype=run.amp_dtype, enabled=run.amp):
-                    logits = main_output(model(images))
+                with torch.autocast(device_type=device.kind, dtype=run.precision.torch_dtype,
+                                    enabled=run.precision.autocast):
+                    logits = main_output(model(images)).float()
                 total += float(run.loss_fn(logits, targets)) * len(images)
                 count += len(images)
                 matrix.update(to_labels(logits), targets)
@@ -248,11 +334,11 @@ class Trainer:
         score = mean_iou if mean_iou is not None else -train_loss
         is_best = score > run.best_score
         seconds = time.perf_counter() - epoch_start
+        eta = seconds * (config.epochs - epoch) if run.budget is None else run.budget.seconds_left(run.elapsed)
         report = EpochReport(
-            epoch, config.epochs, train_loss, val_loss, mean_iou, metrics, run.optimizer.param_groups[0]["lr"],
-            patches_per_s, seconds, seconds * (config.epochs - epoch), is_best,
-            epoch if is_best else run.best_epoch,
-            make_preview(run.model, run.data.val, config.patch_size, run.device.torch_device))
+            epoch, run.epochs, train_loss, val_loss, mean_iou, metrics, run.optimizer.param_groups[0]["lr"],
+            patches_per_s, seconds, eta, is_best, epoch if is_best else run.best_epoch,
+            make_preview(run.model, run.data.val, config.patch_size, run.device.torch_device), run.elapsed)
         run.history.append(report.history_entry())
         if is_best:
             run.best_score, run.best_epoch, run.best_metrics = score, epoch, metrics
@@ -264,7 +350,8 @@ class Trainer:
             "schedule": json.dumps(run.schedule.state_dict()) if run.schedule is not None else "",
             "epoch": epoch, "history": json.dumps(run.history), "best_score": run.best_score,
             "best_epoch": run.best_epoch, "best_metrics": json.dumps(run.best_metrics),
-            "config": json.dumps(config.to_json()),
+            "config": json.dumps(config.to_json()), "seconds": time.perf_counter() - started,
+            "budget": json.dumps(run.budget.to_json()) if run.budget is not None else "",
         })
         return report
 
@@ -299,10 +386,18 @@ class Trainer:
             raise disk_error(exc, run.model_path) from None
 
 
-def memory_format(device: DeviceInfo) -> torch.memory_format:
-    """channels_last where it pays (GPU convolutions, above all with mixed precision); on the CPU plain
-    NCHW measured faster for these networks (4.5 s against 5.2 s per U-Net batch on 2 cores)."""
-    return torch.channels_last if device.kind in ("cuda", "mps") else torch.contiguous_format
+def _float32(outputs):
+    """A network's output (a tensor, or a list of them for deep supervision) as float32."""
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(output.float() for output in outputs)
+    return outputs.float()
+
+
+def _epochs(run: _Run):
+    """The epoch numbers to run: up to the epoch count, or with a budget, rounds until the plan is done."""
+    if run.budget is None:
+        return range(run.start_epoch, run.config.epochs + 1)
+    return () if run.budget.finished else itertools.count(run.start_epoch)
 
 
 def _restore(run: _Run, state: dict) -> None:
@@ -315,6 +410,7 @@ def _restore(run: _Run, state: dict) -> None:
     run.best_score, run.best_epoch = float(state["best_score"]), int(state["best_epoch"])
     run.best_metrics = json.loads(state["best_metrics"])
     run.start_epoch = int(state["epoch"]) + 1
+    run.earlier_seconds = prior_seconds(state, run.history)
     from core.models.model_file import model_file_path
 
     saved = model_file_path(run.config.output)

@@ -35,6 +35,18 @@ def new_model_path(dataset_root: str | Path, today: datetime.date | None = None)
     return candidate
 
 
+def model_folders(dataset_root: str | Path) -> list[Path]:
+    """Where new_model_path puts a dataset's models: <dataset>/models, and the workspace's models folder (the
+    dataset's .seglab/ or, for a read-only dataset, its folder in the user's data folder). Nothing is created."""
+    from core.data.workspace import WORKSPACE_NAME, workspace_dir
+
+    root = Path(dataset_root).resolve()
+    folders = [root / "models", root / WORKSPACE_NAME / "models"]
+    if not _can_write(root / WORKSPACE_NAME):
+        folders.append(workspace_dir(root) / "models")
+    return folders
+
+
 def folder_problem(model_path: str | Path) -> str | None:
     """Why a model cannot be written at `model_path` (a wrong suffix, a folder that cannot be written), or None."""
     path = Path(model_path)

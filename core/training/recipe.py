@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 HEADER_TRIES = 5  # labeled images whose header is tried before giving up on the image size
 PATCH_STEP = 32
+BUDGET_BATCH = {"cpu": 8, "gpu": 16}  # a time budget: larger batches at a higher peak rate (README: how the
+BUDGET_LR = 0.002  # automatic recipe was chosen)
 
 
 @dataclass(frozen=True)
@@ -71,18 +73,25 @@ def smallest_patch(model: ModelInfo | None) -> int:
 
 
 def recommend(data: DatasetFacts | None, device: DeviceInfo | None, model: ModelInfo | None = None,
-              base: ModelSpec | None = None) -> Recommendation:
-    """Settings that suit most data. A GPU takes larger crops and batches than the CPU; fine-tuning `base` (the
-    spec of the model file being fine-tuned) keeps its patch size and takes fewer, smaller steps; crops are no
-    larger than the images; deeply supervised networks (U²-Net) train with their own loss."""
+              base: ModelSpec | None = None, minutes: float | None = None) -> Recommendation:
+    """Settings that suit most data: a plain function of the device report, the dataset's facts, the network and
+    the time budget, so the same inputs always give the same recipe. A GPU takes larger crops and batches than
+    the CPU; fine-tuning `base` (the spec of the model file being fine-tuned) keeps its patch size and takes
+    fewer, smaller steps; crops are no larger than the images; deeply supervised networks (U²-Net) train with
+    their own loss. With a time budget (`minutes`) the learning rate follows one cycle over the planned steps,
+    which suits larger batches at a higher peak (BUDGET_BATCH, BUDGET_LR), and early stopping does not apply."""
     gpu = device is not None and device.kind != "cpu"
     smallest = smallest_patch(model)
     patch = base.patch_size if base is not None else (512 if gpu else 256)
     image = data.image_info if data is not None else None
     if image is not None:
         patch = min(patch, max(smallest, min(image.width, image.height) // PATCH_STEP * PATCH_STEP))
+    budget = minutes is not None
+    batch = BUDGET_BATCH["gpu" if gpu else "cpu"] if budget else (8 if gpu else 4)
+    rate = BUDGET_LR if budget else 0.001
     return Recommendation(
         epochs=20 if base is not None else 50, patch_size=max(patch, smallest),
-        batch_size=max(8 if gpu else 4, model.min_train_batch if model is not None else 1),
-        learning_rate=0.0001 if base is not None else 0.001,
-        loss="u2net" if model is not None and model.deep_supervision else "ce")
+        batch_size=max(batch, model.min_train_batch if model is not None else 1),
+        learning_rate=rate / 10 if base is not None else rate,
+        loss="u2net" if model is not None and model.deep_supervision else "ce",
+        schedule="cosine" if budget else "plateau", early_stopping=0 if budget else 10)

@@ -21,6 +21,8 @@ class TrainingStarted:
     parameters: int
     weights_note: str  # where the starting weights came from
     history: tuple[dict, ...] = ()  # epochs already done (resume)
+    precision: str = ""  # how steps run, e.g. "bfloat16, channels-last (fastest of 4 measured on this CPU ...)"
+    minutes: float | None = None  # the time budget (every part of a resumed run), None: trained by epochs
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class BatchReport:
     loss: float
     learning_rate: float
     images_per_s: float
-    elapsed_s: float
+    elapsed_s: float  # in this epoch
     eta_s: float
+    run_elapsed_s: float = 0.0  # training time of the run so far, earlier parts of a resumed run included
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class EpochReport:
     is_best: bool
     best_epoch: int
     preview: Preview | None = None
+    elapsed_s: float | None = None  # training time of the run at the end of this epoch (plots' time axis)
 
     def history_entry(self) -> dict:
         """The JSON-safe record kept in checkpoints and model files (curves in reports)."""
@@ -68,13 +72,14 @@ class EpochReport:
         return {
             "epoch": self.epoch, "train_loss": self.train_loss, "val_loss": self.val_loss,
             "mean_iou": self.mean_iou, "learning_rate": self.learning_rate, "seconds": self.seconds,
+            "elapsed": self.elapsed_s,
             "iou": [c.get("iou") for c in per_class], "dice": [c.get("dice") for c in per_class],
         }
 
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    reason: str  # "completed" | "stopped" | "early_stopping"
+    reason: str  # "completed" | "stopped" | "early_stopping" | "budget"
     epochs_done: int
     best_epoch: int
     best_mean_iou: float | None
@@ -85,7 +90,8 @@ class TrainingFinished:
 
     def describe(self) -> str:
         why = {"completed": "finished all epochs", "stopped": "stopped on request",
-               "early_stopping": "stopped early: validation IoU stopped improving"}[self.reason]
+               "early_stopping": "stopped early: validation IoU stopped improving",
+               "budget": "used its time budget"}[self.reason]
         score = f", best mIoU {self.best_mean_iou:.3f} at epoch {self.best_epoch}" if self.best_mean_iou is not None else ""
         saved = f"; model saved to {self.model_path}" if self.model_path else "; no model saved (no epoch finished)"
         return f"Training {why} after {self.epochs_done} epochs in {self.seconds:.0f} s{score}{saved}"

@@ -51,6 +51,12 @@ class ModelPage(QWizardPage):
                                                 Qt.ItemDataRole.ToolTipRole)
         self.description_label = WrappedLabel()
         self.recommendation_label = WrappedLabel()
+        self.reset_button = QPushButton("Reset to Recommended")
+        self.reset_button.setToolTip("Forget the model you chose (also the one remembered from earlier runs)")
+        self.reset_button.clicked.connect(self.use_recommended)
+        recommendation_row = QHBoxLayout()
+        recommendation_row.addWidget(self.recommendation_label, 1)
+        recommendation_row.addWidget(self.reset_button)
         self.encoder_combo = QComboBox()
         self.encoder_combo.setToolTip("The part of the network that reads the image; larger encoders see more "
                                       "but train slower")
@@ -63,7 +69,7 @@ class ModelPage(QWizardPage):
         new_form = QFormLayout(new_box)
         new_form.addRow("Architecture:", self.architecture_combo)
         new_form.addRow("", self.description_label)
-        new_form.addRow("", self.recommendation_label)
+        new_form.addRow("", recommendation_row)
         new_form.addRow("Encoder:", self.encoder_combo)
         self._options_row = new_form.rowCount()  # architecture options are inserted here
         self._new_form = new_form
@@ -101,10 +107,12 @@ class ModelPage(QWizardPage):
         self.weights_clear.clicked.connect(lambda: self._set_weights(""))
         self.model_button.clicked.connect(self._on_model_clicked)
         self.model_edit.editingFinished.connect(lambda: self.set_model_file(self.model_edit.text()))
+        self.encoder_combo.activated.connect(self._on_architecture_activated)
         context.environment_ready.connect(self._apply_recommendation)
         context.dataset_changed.connect(self._show_input)
         self._on_architecture_changed()
         self._on_mode_toggled()
+        self._restore_choice(context.remembered("model"))
 
     # wizard hooks -------------------------------------------------------------------------------
     def initializePage(self) -> None:
@@ -137,6 +145,42 @@ class ModelPage(QWizardPage):
                   for k, v in fields["model_options"].items()]
         parts.append(f"starting weights {fields['encoder_weights']}" if fields["encoder_weights"] else "random start")
         return escape(" · ".join(parts))
+
+    # remembered between runs --------------------------------------------------------------------
+    def remember_choice(self) -> None:
+        """Keep a model the user chose (fine-tuning, or a network other than the recommended one) for the next
+        run; nothing when the recommendation was left as it was."""
+        choice = {}
+        if self.finetune_radio.isChecked() and self._base_spec is not None:
+            choice = {"model_file": self.model_edit.text().strip()}
+        elif self.new_radio.isChecked() and self._user_chose_architecture:
+            fields = self.config_fields()
+            choice = {"architecture": fields["architecture"], "encoder": fields["encoder"],
+                      "options": fields["model_options"]}
+        self.context.remember("model", choice)
+
+    def use_recommended(self) -> None:
+        """Back to a new network of the recommended kind with its default options."""
+        self._user_chose_architecture = False
+        self.new_radio.setChecked(True)
+        self._set_weights("")
+        self._on_architecture_changed()  # default options
+        if self.context.environment is not None:
+            self._apply_recommendation()
+
+    def _restore_choice(self, choice: dict) -> None:
+        """The model chosen in an earlier run, where it still exists."""
+        model_file = choice.get("model_file")
+        if model_file and Path(model_file).is_file():
+            self.finetune_radio.setChecked(True)
+            self.set_model_file(model_file)
+        elif self.architecture_combo.findData(choice.get("architecture")) >= 0:
+            self.select_architecture(choice["architecture"])
+            if self.encoder_combo.findText(str(choice.get("encoder"))) >= 0:
+                self.encoder_combo.setCurrentText(choice["encoder"])
+            for name, value in (choice.get("options") or {}).items():
+                if name in self._option_widgets:
+                    self.set_option(name, value)
 
     # new model ----------------------------------------------------------------------------------
     def select_architecture(self, name: str) -> None:

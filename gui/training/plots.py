@@ -1,8 +1,9 @@
 """Live training curves with pyqtgraph: loss, validation quality per class, learning rate.
 
 Points are appended to growing numpy arrays. Epoch points are drawn at once; batch points are redrawn by a
-timer at most REDRAW_HZ times a second, so a fast GPU never floods the GUI thread. The x axis is in epochs:
-batch b of B in epoch e sits at e - 1 + b / B, and the epoch's own point at e.
+timer at most REDRAW_HZ times a second, so a fast GPU never floods the GUI thread. The x axis is in epochs
+(batch b of B in epoch e sits at e - 1 + b / B, and the epoch's own point at e) or, as the user chooses, in
+minutes of training: every point keeps both positions, so switching only redraws.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from html import escape
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.classes import ClassTable, colour_hex
 from gui.training.formatting import muted_html
@@ -23,31 +24,37 @@ SMOOTHING = 0.9  # exponential moving average of the batch loss (bias-corrected)
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#9AA5B1"
 MEAN_IOU = "#5B2C83"  # not among the default class colours
 BATCH_KEYS = ("batch", "smoothed")
+X_AXES = {"epoch": "Epoch", "minutes": "Minutes"}
 
 
 class SeriesBuffer:
-    """x and y values that grow by appending; capacity doubles, so appending stays O(1)."""
+    """Points that grow by appending, each at an epoch position and a time (minutes of training; NaN when not
+    known); `by_time` chooses which one is x. Capacity doubles, so appending stays O(1)."""
 
     def __init__(self, capacity: int = 256):
         self._x = np.empty(capacity)
+        self._t = np.empty(capacity)
         self._y = np.empty(capacity)
         self.size = 0
+        self.by_time = False
 
-    def append(self, x: float, y: float | None) -> None:
+    def append(self, x: float, y: float | None, minutes: float | None = None) -> None:
         if self.size == len(self._x):
             self._x = np.resize(self._x, 2 * self.size)
+            self._t = np.resize(self._t, 2 * self.size)
             self._y = np.resize(self._y, 2 * self.size)
         self._x[self.size] = x
+        self._t[self.size] = np.nan if minutes is None else minutes
         self._y[self.size] = np.nan if y is None else y
         self.size += 1
 
     def keep_until(self, x_limit: float) -> None:
-        """Drop every point after x_limit (x only grows)."""
-        self.size = int(np.searchsorted(self.x, x_limit, side="right"))
+        """Drop every point after epoch position x_limit (positions only grow)."""
+        self.size = int(np.searchsorted(self._x[: self.size], x_limit, side="right"))
 
     @property
     def x(self) -> np.ndarray:
-        return self._x[: self.size]
+        return (self._t if self.by_time else self._x)[: self.size]
 
     @property
     def y(self) -> np.ndarray:
@@ -55,8 +62,13 @@ class SeriesBuffer:
 
     def nearest(self, x: float) -> tuple[float, float] | None:
         """The point whose x is closest to x, or None when empty."""
-        if not self.size:
+        known = np.isfinite(self.x)
+        if not known.any():
             return None
+        if not known.all():  # times missing (curves from before times were kept): read the timed points
+            xs, ys = self.x[known], self.y[known]
+            i = int(np.argmin(np.abs(xs - x)))
+            return float(xs[i]), float(ys[i])
         i = int(np.clip(np.searchsorted(self.x, x), 1, self.size - 1)) if self.size > 1 else 0
         if i and abs(self.x[i - 1] - x) <= abs(self.x[i] - x):
             i -= 1
@@ -99,6 +111,7 @@ class TrainingPlot(QWidget):
         self.item.setMenuEnabled(False)
         self.item.vb.setLimits(xMin=0)
         self.log_y = log_y
+        self.by_time = False  # x in minutes of training instead of epochs
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -130,6 +143,7 @@ class TrainingPlot(QWidget):
                                symbolBrush=qcolour if symbol else None, connect="finite")
         self.item.addItem(item)
         curve = Curve(item, name, in_readout)
+        curve.data.by_time = self.by_time
         self.curves[key] = curve
         if legend is not None:
             glyph = "&#9679;" if symbol else ("&#9476;&#9476;" if dashed else "&#9473;&#9473;")
@@ -150,6 +164,14 @@ class TrainingPlot(QWidget):
     def _show_legend(self) -> None:
         entries = list(self._legend_entries.values()) + ([muted_html(escape(self.legend_note))] if self.legend_note else [])
         self.legend.setText(" &nbsp; ".join(entries))
+
+    def set_time_axis(self, by_time: bool) -> None:
+        """x in minutes of training (True) or in epochs; every curve is redrawn at its other positions."""
+        self.by_time = by_time
+        self.item.setLabel("bottom", "minutes" if by_time else "epoch", color="#333333")
+        for curve in self.curves.values():
+            curve.data.by_time = by_time
+        self.redraw(list(self.curves))
 
     def redraw(self, keys) -> None:
         for key in keys:
@@ -174,7 +196,10 @@ class TrainingPlot(QWidget):
             return None
         x_near = min((point[0] for _, point in found), key=lambda value: abs(value - x))
         lines = [f"{curve.name}: {_number(point[1])}" for curve, point in found if abs(point[0] - x_near) < 1e-9]
-        label = f"epoch {x_near:g}" if x_near == int(x_near) else f"epoch {x_near:.2f}"
+        if self.by_time:
+            label = f"{x_near:.2f} min"
+        else:
+            label = f"epoch {x_near:g}" if x_near == int(x_near) else f"epoch {x_near:.2f}"
         return x_near, "\n".join([label, *lines])
 
     def _on_scene_mouse_moved(self, position) -> None:
@@ -222,10 +247,23 @@ class TrainingPlotsWidget(QWidget):
         loss.add_curve("val", "validation", VERMILLION, dashed=True, symbol="t")
         self.quality_plot.add_curve("mean_iou", "mean IoU", MEAN_IOU, width=2.5, symbol="o")
         self.rate_plot.add_curve("rate", "learning rate", GREEN, width=2, legend=None)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.x_axis_combo = QComboBox()
+        for value, title in X_AXES.items():
+            self.x_axis_combo.addItem(title, value)
+        self.x_axis_combo.setToolTip("Plot against epochs, or against minutes of training")
+        self.x_axis_combo.currentIndexChanged.connect(self._on_x_axis_changed)
+        axis_row = QHBoxLayout()
+        axis_row.addStretch(1)
+        axis_row.addWidget(QLabel("x axis:"))
+        axis_row.addWidget(self.x_axis_combo)
+        plots = QHBoxLayout()
         for plot, stretch in ((self.loss_plot, 3), (self.quality_plot, 3), (self.rate_plot, 2)):
-            layout.addWidget(plot, stretch)
+            plots.addWidget(plot, stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(axis_row)
+        layout.addLayout(plots, 1)
         self._ema, self._ema_steps = 0.0, 0
         self._rate_from_history = False
         self._epochs, self._x_right = 1, 0.0
@@ -241,8 +279,8 @@ class TrainingPlotsWidget(QWidget):
         curves reach its end (up to the run's length), so the axes are not redrawn with every point."""
         self._epochs = epochs
         self._x_right = 0.0
-        for plot in (self.loss_plot, self.quality_plot, self.rate_plot):
-            plot.item.enableAutoRange(axis="x", enable=False)
+        for plot in self._plots():
+            plot.item.enableAutoRange(axis="x", enable=plot.by_time)
         self._extend_x(max(start_epoch - 1, 0.5))
         self.quality_plot.remove_curves(keep=("mean_iou",))
         for spec in classes:
@@ -277,39 +315,58 @@ class TrainingPlotsWidget(QWidget):
         self._timer.stop()
         self.redraw_batches()
 
+    def set_x_axis(self, axis: str) -> None:
+        """'epoch' or 'minutes' (as the x axis menu does)."""
+        self.x_axis_combo.setCurrentIndex(self.x_axis_combo.findData(axis))
+
+    def _on_x_axis_changed(self) -> None:
+        by_time = self.x_axis_combo.currentData() == "minutes"
+        for plot in self._plots():
+            plot.set_time_axis(by_time)
+            plot.item.enableAutoRange(axis="x", enable=by_time)  # minutes: the range follows the curves
+        if not by_time:
+            for plot in self._plots():
+                plot.item.setXRange(0, self._x_right, padding=0.02)
+
+    def _plots(self) -> tuple[TrainingPlot, TrainingPlot, TrainingPlot]:
+        return self.loss_plot, self.quality_plot, self.rate_plot
+
     # points -------------------------------------------------------------------------------------
     def _extend_x(self, x: float) -> None:
         if x <= self._x_right:
             return
         self._x_right = min(float(self._epochs), max(1.0, 2.0 ** math.ceil(math.log2(max(x, 1e-9)))))
-        for plot in (self.loss_plot, self.quality_plot, self.rate_plot):
-            plot.item.setXRange(0, self._x_right, padding=0.02)
+        if not self.loss_plot.by_time:
+            for plot in self._plots():
+                plot.item.setXRange(0, self._x_right, padding=0.02)
 
-    def add_batch(self, epoch: int, batch: int, batches: int, loss: float, learning_rate: float) -> None:
-        """Stored at once, drawn by the next timer tick."""
+    def add_batch(self, epoch: int, batch: int, batches: int, loss: float, learning_rate: float,
+                  minutes: float | None = None) -> None:
+        """Stored at once, drawn by the next timer tick; `minutes`: the run's training time then."""
         x = epoch - 1 + batch / batches
         self._extend_x(x)
         self._ema_steps += 1
         self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * loss
         smoothed = self._ema / (1 - SMOOTHING ** self._ema_steps)  # bias-corrected: no slow start from zero
         for curve, y in zip(self._batch_curves(), (loss, smoothed, learning_rate), strict=True):
-            curve.data.append(x, y)
+            curve.data.append(x, y, minutes)
             curve.dirty = True
 
     def add_epoch(self, entry: dict) -> None:
         """One epoch from EpochReport.history_entry() or a checkpoint's history; drawn at once."""
         epoch = entry["epoch"]
+        minutes = entry["elapsed"] / 60 if entry.get("elapsed") is not None else None
         self._extend_x(epoch)
         loss, quality = self.loss_plot.curves, self.quality_plot.curves
-        loss["train"].data.append(epoch, entry.get("train_loss"))
-        loss["val"].data.append(epoch, entry.get("val_loss"))
-        quality["mean_iou"].data.append(epoch, entry.get("mean_iou"))
+        loss["train"].data.append(epoch, entry.get("train_loss"), minutes)
+        loss["val"].data.append(epoch, entry.get("val_loss"), minutes)
+        quality["mean_iou"].data.append(epoch, entry.get("mean_iou"), minutes)
         for kind in ("iou", "dice"):
             for index, value in enumerate(entry.get(kind) or []):
                 if f"{kind}{index}" in quality:
-                    quality[f"{kind}{index}"].data.append(epoch, value)
+                    quality[f"{kind}{index}"].data.append(epoch, value, minutes)
         if self._rate_from_history:  # a run resumed in a new session: no batch points, one rate per epoch
-            self.rate_plot.curves["rate"].data.append(epoch, entry.get("learning_rate"))
+            self.rate_plot.curves["rate"].data.append(epoch, entry.get("learning_rate"), minutes)
             self.rate_plot.curves["rate"].dirty = True
         self.loss_plot.redraw(["train", "val"])
         self.quality_plot.redraw(list(quality))

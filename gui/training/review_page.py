@@ -137,8 +137,7 @@ class ReviewPage(QWizardPage):
             ("Data", f"{escape(str(index.root))}<br>{escape(data)}"),
             ("Classes", class_swatches_html(index.settings.classes)),
             ("Model", wizard.model_page.describe()),
-            ("Training", f"{config.epochs} epochs (stops early after {config.early_stopping} without improvement)"
-             if config.early_stopping else f"{config.epochs} epochs"),
+            ("Training", _length_text(config)),
             ("Crops", f"{config.patch_size} × {config.patch_size} px, {config.batch_size} per step, "
                       + (f"{config.patches_per_epoch} per epoch" if config.patches_per_epoch else
                          "enough per epoch to cover the images once")),
@@ -155,3 +154,12 @@ class ReviewPage(QWizardPage):
         body = "".join(f"<tr><td style='padding:2px 12px 2px 0'><b>{name}</b></td><td>{value}</td></tr>"
                        for name, value in rows)
         return f"<table>{body}</table>"
+
+
+def _length_text(config) -> str:
+    """How long the run trains, in the review's words."""
+    if config.minutes is not None:
+        return f"for {config.minutes:g} minutes, planned for the time; the best model is kept when time is up"
+    if config.early_stopping:
+        return f"{config.epochs} epochs (stops early after {config.early_stopping} without improvement)"
+    return f"{config.epochs} epochs"

@@ -8,12 +8,32 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget, QWizardPage)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
 
 from core.data.augment import AugmentConfig
 from core.errors import SegLabError
-from core.training.choices import AUGMENT_PRESETS, OPTIMIZER_TITLES, SCHEDULE_TITLES, SETTING_HELP, augment_preset
+from core.training.budget import DEFAULT_MINUTES
+from core.training.choices import (
+    AUGMENT_PRESETS,
+    OPTIMIZER_TITLES,
+    SCHEDULE_TITLES,
+    SETTING_HELP,
+    augment_preset,
+)
 from core.training.config import TrainConfig
 from core.training.recipe import recommend, smallest_patch
 from gui.training.formatting import WrappedLabel, muted_html, notice_html
@@ -40,7 +60,7 @@ class SettingsPage(QWizardPage):
         self.setTitle("Settings")
         self.setSubTitle("The recommended values suit most data; change them when you know why.")
         self._recommended: dict = {}
-        self._touched: set[str] = set()
+        self._chosen: dict = context.remembered("settings")  # values the user set (now or in an earlier run)
         self._applying = False
         self._estimate: tuple[EpochEstimate, TrainConfig] | None = None  # and the config it measured, 1 epoch
         self._estimate_task: BackgroundTask | None = None
@@ -52,7 +72,20 @@ class SettingsPage(QWizardPage):
         grid.setColumnStretch(2, 1)
         grid.setHorizontalSpacing(12)
         self._grid = grid
-        self._add("epochs", "Epochs", self._spin(1, 10_000))
+        self.by_epochs, self.by_minutes = QRadioButton("Epochs:"), QRadioButton("Train for:")
+        self.by_epochs.setChecked(True)
+        self.by_minutes.setToolTip("Plan the run for this much time: the learning rate falls over it, "
+                                   "and the best model is kept when time is up")
+        self._length_group = QButtonGroup(self)
+        for button in (self.by_epochs, self.by_minutes):
+            self._length_group.addButton(button)
+        self._add("epochs", "Epochs", self._spin(1, 10_000), label=self.by_epochs)
+        minutes = QDoubleSpinBox()
+        minutes.setDecimals(1)
+        minutes.setRange(0.1, 100_000)
+        minutes.setSuffix(" min")
+        self._add("minutes", "Train for", minutes, label=self.by_minutes)
+        self.by_minutes.toggled.connect(self._on_length_toggled)
         self._add("patch_size", "Patch size", self._spin(32, 4096, step=32, suffix=" px"))
         self._add("batch_size", "Batch size", self._spin(1, 512))
         self._add("patches_per_epoch", "Patches per epoch", self._spin(0, 10_000_000, special="automatic"))
@@ -77,7 +110,8 @@ class SettingsPage(QWizardPage):
         self.estimate_busy.setVisible(False)
         self.estimate_label = WrappedLabel(muted_html("Not measured yet."))
         self.estimate_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.reset_button = QPushButton("Use Recommended Values")
+        self.reset_button = QPushButton("Reset to Recommended")
+        self.reset_button.setToolTip("Forget the values you chose (also those remembered from earlier runs)")
         self.reset_button.clicked.connect(self.use_recommended)
         estimate_row = QHBoxLayout()
         estimate_row.addWidget(self.reset_button)
@@ -110,10 +144,10 @@ class SettingsPage(QWizardPage):
             combo.addItem(title, value)
         return combo
 
-    def _add(self, key: str, title: str, widget: QWidget) -> None:
+    def _add(self, key: str, title: str, widget: QWidget, label: QWidget | None = None) -> None:
         widget.setMaximumWidth(FIELD_WIDTH)
         row = self._grid.rowCount()
-        self._grid.addWidget(QLabel(f"{title}:"), row, 0)
+        self._grid.addWidget(label or QLabel(f"{title}:"), row, 0)
         self._grid.addWidget(widget, row, 1)
         hint = WrappedLabel()
         self._grid.addWidget(hint, row, 2)
@@ -131,7 +165,8 @@ class SettingsPage(QWizardPage):
     def config_fields(self) -> dict:
         per_epoch = self.widgets["patches_per_epoch"].value()
         return {
-            "epochs": self.widgets["epochs"].value(), "patch_size": self.widgets["patch_size"].value(),
+            "epochs": self.widgets["epochs"].value(), "minutes": self._minutes(),
+            "patch_size": self.widgets["patch_size"].value(),
             "batch_size": self.widgets["batch_size"].value(), "patches_per_epoch": per_epoch or None,
             "learning_rate": self.widgets["learning_rate"].value(), "optimizer": self._value("optimizer"),
             "schedule": self._value("schedule"), "loss": self._value("loss") or "ce", "augment": self._augment(),
@@ -147,18 +182,52 @@ class SettingsPage(QWizardPage):
             widget.setValue(value)
 
     def use_recommended(self) -> None:
-        self._touched.clear()
+        self._chosen.clear()
         self._apply_recommendations()
+
+    def remember_choices(self) -> None:
+        """Keep the values the user chose for the next run; the others follow the recommendations then."""
+        self.context.remember("settings", self._chosen)
+
+    def set_minutes(self, minutes: float | None) -> None:
+        """Train for `minutes` (None: for the number of epochs), as the radio buttons do."""
+        (self.by_epochs if minutes is None else self.by_minutes).setChecked(True)
+        if minutes is not None:
+            self.widgets["minutes"].setValue(minutes)
 
     def estimate_summary(self) -> str | None:
         if self._estimate is None or not self._estimate_current():
             return None
         estimate, _ = self._estimate
-        return estimate.describe(self.widgets["epochs"].value())
+        minutes = self._minutes()
+        return estimate.describe(self.widgets["epochs"].value()) if minutes is None else \
+            estimate.describe_budget(minutes)
+
+    def _minutes(self) -> float | None:
+        return self.widgets["minutes"].value() if self.by_minutes.isChecked() else None
+
+    def _on_length_toggled(self) -> None:
+        """Only the chosen length can be edited; early stopping does not apply to a time budget."""
+        by_minutes = self.by_minutes.isChecked()
+        self.widgets["minutes"].setEnabled(by_minutes)
+        self.widgets["epochs"].setEnabled(not by_minutes)
+        self.widgets["early_stopping"].setEnabled(not by_minutes)
+        if not self._applying:  # a budget has its own recommended batch, rate and schedule
+            self._chosen["by_minutes"] = by_minutes
+            self._apply_recommendations()
 
     # values -------------------------------------------------------------------------------------
     def _value(self, key: str):
         return self.widgets[key].currentData()
+
+    def _shown_value(self, key: str):
+        widget = self.widgets[key]
+        return widget.currentData() if isinstance(widget, QComboBox) else widget.value()
+
+    def _offered(self, key: str, value) -> bool:
+        """`value` can be shown now (a remembered device or loss may not be offered for this data or computer)."""
+        widget = self.widgets[key]
+        return widget.findData(value) >= 0 if isinstance(widget, QComboBox) else value is not None
 
     def _augment(self) -> AugmentConfig:
         return augment_preset(self._value("augment"))
@@ -166,10 +235,12 @@ class SettingsPage(QWizardPage):
     def _recommendations(self) -> dict:
         """The recommended value of every field, as the widgets show it (0 patches per epoch: automatic)."""
         environment, model = self.context.environment, self.context.model
+        minutes = self.widgets["minutes"].value() if self._chosen.get("by_minutes") else None
         recommendation = recommend(self.context.dataset, environment.device if environment is not None else None,
                                    model.info if model is not None else None,
-                                   model.base_spec if model is not None else None)
-        return {**asdict(recommendation), "patches_per_epoch": recommendation.patches_per_epoch or 0}
+                                   model.base_spec if model is not None else None, minutes)
+        return {**asdict(recommendation), "patches_per_epoch": recommendation.patches_per_epoch or 0,
+                "minutes": DEFAULT_MINUTES}
 
     def _apply_limits(self) -> None:
         info = self.context.model.info if self.context.model is not None else None
@@ -177,12 +248,14 @@ class SettingsPage(QWizardPage):
         self.widgets["batch_size"].setMinimum(info.min_train_batch if info is not None else 1)
 
     def _apply_recommendations(self) -> None:
-        """Show the recommended values; fields the user has not changed take them."""
+        """Show the recommended values; fields the user has not chosen take them."""
         self._recommended = self._recommendations()
         self._applying = True
         for key, value in self._recommended.items():
-            if key not in self._touched:
-                self.set_value(key, value)
+            chosen = self._chosen.get(key)
+            self.set_value(key, chosen if key in self._chosen and self._offered(key, chosen) else value)
+        (self.by_minutes if self._chosen.get("by_minutes") else self.by_epochs).setChecked(True)
+        self._on_length_toggled()
         self._applying = False
         for key, hint in self._hints.items():
             hint.setText(muted_html(f"{escape(self._explanation(key))} Recommended: <b>{self._shown(key)}</b>."))
@@ -232,7 +305,7 @@ class SettingsPage(QWizardPage):
     def _on_changed(self, key: str) -> None:
         if self._applying:
             return
-        self._touched.add(key)
+        self._chosen[key] = self._shown_value(key)
         if key == "loss":
             self._hints["loss"].setText(muted_html(f"{escape(self._explanation('loss'))} Recommended: "
                                                    f"<b>{self._shown('loss')}</b>."))
@@ -272,7 +345,7 @@ class SettingsPage(QWizardPage):
         if estimate is None:
             self._on_estimate_cancelled()
             return
-        self._estimate = (estimate, self._estimate_config.with_changes(epochs=1))
+        self._estimate = (estimate, self._estimate_config.with_changes(epochs=1, minutes=None))
         self._refresh_estimate_label()
 
     def _on_estimate_cancelled(self) -> None:
@@ -288,14 +361,14 @@ class SettingsPage(QWizardPage):
             now = self.wizard().build_config(output="estimate.safetensors").with_changes(epochs=1)
         except SegLabError:
             return False
-        return now == self._estimate[1]
+        return now.with_changes(minutes=None) == self._estimate[1]
 
     def _refresh_estimate_label(self) -> None:
         if self._estimate is None or self._estimate_task is not None:
             return
         estimate, _ = self._estimate
         if self._estimate_current():
-            text = estimate.describe(self.widgets["epochs"].value())
+            text = self.estimate_summary()
             self.estimate_label.setText(f"<b>{escape(text[0].upper() + text[1:])}</b>"
                                         + muted_html(f" — measured on {escape(estimate.device)}"))
         else:

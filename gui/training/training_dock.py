@@ -18,13 +18,15 @@ from gui.training.preview_view import TrainingPreviewWidget
 from gui.training.summary_view import TrainingSummaryWidget
 
 if TYPE_CHECKING:
+    from core.training.interrupted import InterruptedRun
     from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingStarted
     from gui.training.plots import TrainingPlotsWidget
 
 RUN_PAGE_MIN_HEIGHT = 260  # room for the plots and the per-class results table
 PROGRESS_INTERVAL_S = 0.1  # batch progress is redrawn at most 10 times a second
 FINISHED_TEXT = {"completed": "Finished all epochs", "stopped": "Stopped: the best model so far is kept",
-                 "early_stopping": "Stopped early: the validation score stopped improving"}
+                 "early_stopping": "Stopped early: the validation score stopped improving",
+                 "budget": "Used its time budget: the best model is kept"}
 
 
 class TrainingDockWidget(QWidget):
@@ -40,6 +42,7 @@ class TrainingDockWidget(QWidget):
         self.plots: TrainingPlotsWidget | None = None  # built on the first run (pyqtgraph loads then, not at start-up)
         self._classes = ClassTable.default(2)
         self._last_progress = 0.0
+        self._budget_minutes: float | None = None  # the run's time budget, when it has one
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.stack)
@@ -115,6 +118,43 @@ class TrainingDockWidget(QWidget):
         self.stack.addWidget(page)
 
     # run states ---------------------------------------------------------------------------------
+    def show_empty(self) -> None:
+        """Back to "No training yet." (the interrupted run shown was discarded or belongs to another folder)."""
+        self.stack.setCurrentIndex(0)
+
+    def show_interrupted(self, run: InterruptedRun, classes: ClassTable) -> None:
+        """An unfinished run of the open folder, found on opening it: its curves so far and Resume."""
+        self._ensure_run_page()
+        self.stack.setCurrentIndex(1)
+        self._classes = classes
+        budget = run.config.minutes
+        self.status_label.setText(f"<b>Interrupted</b> after {run.seconds / 60:.1f} of {budget:.3g} minutes"
+                                  if budget is not None else
+                                  f"<b>Interrupted</b> after epoch {run.epoch} of {run.config.epochs}")
+        score = f"best mean IoU {run.best_mean_iou:.3f} at epoch {run.best_epoch} · " \
+            if run.best_mean_iou is not None else ""
+        self.epoch_label.setText(muted_html(f"&nbsp; {score}{format_duration(run.seconds)} of training"))
+        self.device_label.setText(muted_html(
+            f"The checkpoint is kept beside {escape(run.model_path.name)}: <b>Resume</b> continues from epoch "
+            f"{run.epoch + 1} with the run's own settings."))
+        self.message_label.setVisible(False)
+        if budget is not None:
+            self.progress.setRange(0, round(budget * 60))
+            self.progress.setValue(min(round(run.seconds), round(budget * 60)))
+            self.progress.setFormat(f"{format_duration(run.seconds)} of {budget:.3g} min")
+        else:
+            self.progress.setRange(0, run.config.epochs)
+            self.progress.setValue(run.epoch)
+            self.progress.setFormat(f"Epoch {run.epoch} of {run.config.epochs}")
+        self.plots.clear()
+        self.plots.start_run(classes, run.history, run.epoch + 1, run.config.epochs,
+                             any(entry.get("val_loss") is not None for entry in run.history))
+        self.plots.finish_run()
+        self.preview.clear()
+        self.summary.clear()
+        self.skipped_list.clear()
+        self._set_buttons(running=False, can_resume=True)
+
     def show_preparing(self, resume: bool) -> None:
         self._ensure_run_page()
         self.stack.setCurrentIndex(1)
@@ -141,9 +181,15 @@ class TrainingDockWidget(QWidget):
                 f" · {len(started.train_images)} training and {len(started.val_images)} validation images · "
                 f"{started.parameters / 1e6:.1f} M weights · {escape(started.weights_note)}"))
         self.status_label.setText(f"<b>Training:</b> epoch {started.start_epoch} of {started.epochs}")
-        self.progress.setRange(0, started.epochs * started.batches_per_epoch)
-        self.progress.setValue((started.start_epoch - 1) * started.batches_per_epoch)
-        self.progress.setFormat(f"Epoch {started.start_epoch} of {started.epochs} · starting…")
+        self._budget_minutes = started.minutes
+        if started.minutes is not None:  # progress in seconds of the budget
+            self.progress.setRange(0, round(started.minutes * 60))
+            self.progress.setValue(0)
+            self.progress.setFormat(f"Training for {started.minutes:.3g} min · starting…")
+        else:
+            self.progress.setRange(0, started.epochs * started.batches_per_epoch)
+            self.progress.setValue((started.start_epoch - 1) * started.batches_per_epoch)
+            self.progress.setFormat(f"Epoch {started.start_epoch} of {started.epochs} · starting…")
         self.skipped_list.clear()
         self.skipped_list.addItems(list(started.skipped))
         self.tabs.setTabText(2, f"Skipped files ({len(started.skipped)})" if started.skipped else "Skipped files")
@@ -152,14 +198,21 @@ class TrainingDockWidget(QWidget):
 
     def show_batch(self, report: BatchReport) -> None:
         """The curves always get the point; the text changes at most 10 times a second."""
-        self.plots.add_batch(report.epoch, report.batch, report.batches, report.loss, report.learning_rate)
+        self.plots.add_batch(report.epoch, report.batch, report.batches, report.loss, report.learning_rate,
+                             report.run_elapsed_s / 60)
         now = time.monotonic()
         if now - self._last_progress < PROGRESS_INTERVAL_S and report.batch != report.batches:
             return
         self._last_progress = now
-        self.progress.setValue((report.epoch - 1) * report.batches + report.batch)
-        self.progress.setFormat(f"Epoch {report.epoch} of {report.epochs} · batch {report.batch}/{report.batches}"
-                                f" · {report.images_per_s:.1f} images/s · about {format_duration(report.eta_s)} left")
+        if self._budget_minutes is not None:
+            self.progress.setValue(min(round(report.run_elapsed_s), self.progress.maximum()))
+            self.progress.setFormat(f"{format_duration(report.run_elapsed_s)} of {self._budget_minutes:.3g} min · "
+                                    f"{report.images_per_s:.1f} images/s · {format_duration(report.eta_s)} left")
+        else:
+            self.progress.setValue((report.epoch - 1) * report.batches + report.batch)
+            self.progress.setFormat(f"Epoch {report.epoch} of {report.epochs} · batch {report.batch}/"
+                                    f"{report.batches} · {report.images_per_s:.1f} images/s · "
+                                    f"about {format_duration(report.eta_s)} left")
         if not self.stop_button.isEnabled():
             return
         self.status_label.setText(f"<b>Training:</b> epoch {report.epoch} of {report.epochs}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
 from core.training.config import TrainConfig
@@ -20,13 +20,14 @@ from gui.workers import TaskRunner
 class TrainingWizard(QWizard):
     config_ready = Signal(object, object)  # TrainConfig, DatasetIndex: Start Training was pressed
 
-    def __init__(self, state: AppState, tasks: TaskRunner, parent: QWidget | None = None):
+    def __init__(self, state: AppState, tasks: TaskRunner, settings: QSettings, parent: QWidget | None = None):
+        """settings: where the pages remember what the user chose, for the next run."""
         super().__init__(parent)
         self.setWindowTitle("Train a Model")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Start Training")
-        self.context = WizardContext(state, tasks, self)
+        self.context = WizardContext(state, tasks, settings, self)
         self.data_page = DataPage(self.context)
         self.model_page = ModelPage(self.context)
         self.settings_page = SettingsPage(self.context)
@@ -52,6 +53,8 @@ class TrainingWizard(QWizard):
 
     def done(self, result: int) -> None:
         self.settings_page.cancel_estimate()
+        self.model_page.remember_choice()
+        self.settings_page.remember_choices()
         super().done(result)
 
     def _on_environment_loaded(self, environment: TrainingEnvironment) -> None:

@@ -4,11 +4,12 @@ Pages read and write here, never each other."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from gui.state import AppState
 from gui.training.environment import TrainingEnvironment
@@ -53,10 +54,11 @@ class WizardContext(QObject):
     dataset_changed = Signal()
     model_changed = Signal()
 
-    def __init__(self, state: AppState, tasks: TaskRunner, parent: QObject | None = None):
+    def __init__(self, state: AppState, tasks: TaskRunner, settings: QSettings, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
         self.tasks = tasks
+        self.settings = settings  # the user's choices from earlier runs (see remembered / remember)
         self.environment: TrainingEnvironment | None = None
         self.dataset: DatasetFacts | None = None
         self.model: ModelChoice | None = None
@@ -72,6 +74,17 @@ class WizardContext(QObject):
     def set_model(self, model: ModelChoice | None) -> None:
         self.model = model
         self.model_changed.emit()
+
+    def remembered(self, key: str) -> dict:
+        """What the user chose in an earlier run (a JSON object stored under training/<key>), or {}."""
+        try:
+            value = json.loads(str(self.settings.value(f"training/{key}", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def remember(self, key: str, choices: dict) -> None:
+        self.settings.setValue(f"training/{key}", json.dumps(choices))
 
     @property
     def index(self) -> DatasetIndex | None:

@@ -1,6 +1,6 @@
 """The Training panel in the real window: Stop ends a run within a second and keeps the best model, Resume continues
-from the checkpoint, a failing run explains itself in a dialog and leaves the window usable, closing the window
-stops the run cleanly; and the plot pieces (buffers, crosshair readout, preview overlay) on their own."""
+from the checkpoint, a failing run explains itself in a dialog and leaves the window usable (closing the window
+during a run: test_training_resume.py); and the plot pieces (buffers, crosshair readout, preview overlay) on their own."""
 
 from __future__ import annotations
 
@@ -97,22 +97,6 @@ def test_a_failing_run_shows_a_dialog_and_the_window_stays_usable(qtbot, main_wi
     wizard = controller.open_wizard()  # the window still answers: a new run can be set up
     assert wizard is not None and wizard.isVisible()
     wizard.reject()
-
-
-def test_closing_the_window_stops_the_run(qtbot, main_window, isbi_dir, tmp_path, monkeypatch):
-    folder = tiny_isbi(isbi_dir, tmp_path / "data", count=4)
-    controller = main_window.training
-    controller.start(tiny_config(folder, tmp_path / "m.safetensors", epochs=50))
-    worker = controller.worker
-    qtbot.waitUntil(lambda: controller.dock_widget.plots.loss_plot.curves["batch"].data.size >= 2,
-                    timeout=RUN_TIMEOUT_MS)
-    monkeypatch.setattr(main_window.editor, "confirm_close", lambda: False)  # "stay": unsaved edits
-    main_window.close()
-    assert main_window.isVisible() and controller.running  # a cancelled close leaves training alone
-    monkeypatch.undo()
-    start = time.perf_counter()
-    main_window.close()
-    assert worker.isFinished() and time.perf_counter() - start < 5
 
 
 def test_series_buffer_grows_and_truncates():
