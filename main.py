@@ -29,4 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a frozen build's helper processes (core/inference/isolated.py) start here
     sys.exit(main())

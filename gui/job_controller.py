@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings, Qt
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QDialog, QWidget
 
 from gui.dialogs import show_failure
@@ -19,6 +19,7 @@ from gui.workers import BackgroundTask, TaskContext, TaskRunner
 
 class JobController(QObject):
     failure_title = "The job failed"  # the title of the dialog that says why a job stopped
+    job_ended = Signal()  # the current job is over: finished, failed or cancelled (after its hook ran)
 
     def __init__(self, state: AppState, settings: QSettings, window: QWidget):
         super().__init__(window)
@@ -70,6 +71,7 @@ class JobController(QObject):
             self.task = None
             self.progress_widget.finish()
             hook(*args)
+            self.job_ended.emit()
 
     def _on_job_partial(self, value: object) -> None:
         """A result the job delivered before its end (ctx.partial)."""

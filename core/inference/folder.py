@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import Cancelled, ConfigError, SegLabError
-from core.inference.options import CancelCheck, PredictOptions
+from core.inference.options import CancelCheck, PhaseCallback, PredictOptions
 from core.inference.predictor import Predictor, first_readable, non_finite_warning
 from core.inference.uncertainty import image_score
 from core.inference.uncertainty_files import SCORES_FILE, map_path_for_mask, write_map, write_scores
@@ -67,7 +67,8 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
                    output_dir: str | Path, options: PredictOptions | None = None,
                    progress: FolderProgress | None = None, cancel: CancelCheck | None = None,
                    on_result: ResultCallback | None = None, *, within_images: bool = False,
-                   channel: int | str | None = None, uncertainty: bool = False) -> FolderResult:
+                   channel: int | str | None = None, uncertainty: bool = False,
+                   on_phase: PhaseCallback | None = None) -> FolderResult:
     """Predict every plane of every image and write `<output_dir>/<stem><plane suffix>.png` (paletted, value =
     class index; .tif past 255 classes). `model` is a model file (loaded with `options`) or a ready Predictor
     (its own options apply). `channel` (name or number from 0): what a 1-channel model reads of multi-channel
@@ -76,7 +77,8 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
     images with NaN or infinite pixels (unlabeled in their masks) in warnings. Cancel returns early with
     cancelled=True; masks already written stay. within_images: progress follows every batch of tiles too.
     uncertainty: also write `uncertainty/<name>.tif` per mask and the scores to `uncertainty.csv` (updated, not
-    replaced: core.inference.uncertainty_files), also when cancelled."""
+    replaced: core.inference.uncertainty_files), also when cancelled. on_phase(text) hears about a slow step
+    before the first image (the first run of a network on this machine times the ways to run it)."""
     predictor = model if isinstance(model, Predictor) else Predictor.from_file(model, options or PredictOptions())
     paths = list_images(inputs)
     output_dir = Path(output_dir)
@@ -91,7 +93,7 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
         return image
 
     if predictor.needs_calibration:
-        predictor.calibrate(first_readable(read_plane, [p for p in paths if p in targets]))
+        predictor.calibrate(first_readable(read_plane, [p for p in paths if p in targets]), on_phase=on_phase)
     run = _FolderRun(predictor, len(paths), progress, on_result, within_images, uncertainty)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
             ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:

@@ -62,33 +62,43 @@ class OnnxRunner:
 
 
 def onnx_runner(model: torch.nn.Module, spec: ModelSpec, cache_dir: Path | None = None) -> OnnxRunner:
-    """An OnnxRunner for the model from the cache, or exported, checked against torch and then cached.
+    """An OnnxRunner for the model from the cache, or exported, checked against torch and then cached (in a
+    helper process when called off the main thread: the export holds the GIL for long stretches).
 
     Raises OnnxUnavailable with the reason when the export fails or the outputs disagree.
     """
+    from core.inference.isolated import HelperProcessFailed, run_isolated
+
     path = (cache_dir or default_cache_dir()) / f"{network_digest(model, spec)}.opset{OPSET}.onnx"
     if path.is_file():
         try:
             return OnnxRunner(path)
         except Exception as exc:  # onnxruntime raises its own types; a damaged cache file is exported again
             log.warning("cached ONNX model %s is unusable (%s); exporting again", path, exc)
+    try:
+        run_isolated(export_checked, model, spec.in_channels, path)
+    except HelperProcessFailed as exc:
+        raise OnnxUnavailable(f"export failed: {exc}") from None
+    log.info("exported and checked ONNX model %s", path)
+    return OnnxRunner(path)
+
+
+def export_checked(model: torch.nn.Module, in_channels: int, path: Path) -> None:
+    """Export the model to `path` once its ONNX output matched torch's; raises OnnxUnavailable otherwise."""
     reference = TorchRunner(model, select_device("cpu"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            export_onnx(reference.model, spec.in_channels, tmp)
+            export_onnx(reference.model, in_channels, tmp)
             try:
                 runner = OnnxRunner(tmp)
             except Exception as exc:  # onnxruntime's own exception types
                 raise OnnxUnavailable(f"onnxruntime cannot load the exported model: {exc}") from None
-            difference = _largest_difference(runner, reference, spec.in_channels)
+            difference = _largest_difference(runner, reference, in_channels)
             if not difference <= TOLERANCE:
                 raise OnnxUnavailable(f"ONNX output differs from torch by {difference:.2g} (tolerance {TOLERANCE})")
     except OSError as exc:
         raise OnnxUnavailable(f"cannot write the ONNX cache folder {path.parent}: {exc}") from None
-    runner.path = path  # the checked file now lives in the cache
-    log.info("exported and checked ONNX model %s", path)
-    return runner
 
 
 def export_onnx(model: torch.nn.Module, in_channels: int, path: Path) -> None:

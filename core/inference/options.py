@@ -14,6 +14,9 @@ PRECISIONS = ("auto", "exact")
 TileProgress = Callable[[int, int], None]
 """progress(done_tiles, total_tiles), called after every batch of tiles."""
 
+PhaseCallback = Callable[[str], None]
+"""on_phase(text): a step that takes a while before the first tile, in words (choosing how the network runs)."""
+
 CancelCheck = Callable[[], bool]
 """cancel() -> True to stop (core.errors.Cancelled); checked between tile batches and between images."""
 

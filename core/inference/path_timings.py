@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = "prediction_speed.json"
 TIMED_CALLS = 2
-"""Calls timed after one warm-up call; the fastest counts (a busy machine only ever slows a call down)."""
+"""At most this many calls timed after one warm-up call; the fastest counts (a busy machine only ever slows a
+call down)."""
 RUNTIMES = ("onnxruntime", "openvino")
 """Besides torch (its own version string names the CUDA build too)."""
 
@@ -75,12 +76,16 @@ def store_timings(key: str, timings: dict[str, float]) -> None:
         log.warning("prediction timings not cached (%s); they are measured again next run", exc)
 
 
-def seconds_per_tile(runner, tiles: np.ndarray) -> float:
-    """The fastest of TIMED_CALLS calls on `tiles`, after a warm-up call, per tile."""
+def seconds_per_tile(runner, tiles: np.ndarray, deadline: float | None = None) -> float:
+    """The fastest of up to TIMED_CALLS calls on `tiles` after a warm-up call, per tile; another call only
+    while it would end before `deadline` (a time.perf_counter value)."""
     runner(tiles)
     best = float("inf")
     for _ in range(TIMED_CALLS):
         start = time.perf_counter()
         runner(tiles)
-        best = min(best, time.perf_counter() - start)
+        took = time.perf_counter() - start
+        best = min(best, took)
+        if deadline is not None and time.perf_counter() + took > deadline:
+            break
     return best / len(tiles)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import Cancelled, ConfigError, ImageReadError
-from core.inference.options import CancelCheck, PredictOptions, TileProgress
+from core.inference.options import CancelCheck, PhaseCallback, PredictOptions, TileProgress
 from core.inference.tiling import BandBlender, TileGrid
 from core.inference.uncertainty import pixel_uncertainty
 from core.io.images import channel_count, match_channels, non_finite_pixels
@@ -64,9 +64,11 @@ class Predictor:
         """How the network runs is chosen on the first images to segment, and they have not come yet."""
         return self._runner is None
 
-    def calibrate(self, images: list[np.ndarray], tiles_wanted: int = CALIBRATION_TILES) -> None:
+    def calibrate(self, images: list[np.ndarray], tiles_wanted: int = CALIBRATION_TILES,
+                  on_phase: PhaseCallback | None = None) -> None:
         """Choose how the network runs, checking reduced precision on tiles of these images (the first few to
-        be segmented). Without an image, 32-bit only. Called by predict when nobody did before."""
+        be segmented). Without an image, 32-bit only. Called by predict when nobody did before. on_phase(text)
+        hears when the ways to run it are timed now (once per machine and network, seconds)."""
         if not self.needs_calibration:
             return
         tiles = []
@@ -77,15 +79,15 @@ class Predictor:
             for row, col in grid.tiles()[: max(1, tiles_wanted // len(images))]:
                 tiles.append(self._tile_input(source, levels, grid, *grid.origin(row, col)))
         if not tiles:
-            self._choose(self._sample_tiles(), replace(self.options, precision="exact"))
+            self._choose(self._sample_tiles(), replace(self.options, precision="exact"), on_phase)
             self.backend_reason += "; 32-bit only: there was no image to check reduced precision on"
             return
-        self._choose(np.stack([tile for tile in tiles if tile.shape == tiles[0].shape]), self.options)
+        self._choose(np.stack([tile for tile in tiles if tile.shape == tiles[0].shape]), self.options, on_phase)
 
-    def _choose(self, tiles: np.ndarray, options: PredictOptions) -> None:
+    def _choose(self, tiles: np.ndarray, options: PredictOptions, on_phase: PhaseCallback | None = None) -> None:
         from core.inference.path_choice import choose_path
 
-        chosen = choose_path(self._model, self.spec, options, tiles)
+        chosen = choose_path(self._model, self.spec, options, tiles, on_phase)
         self._runner, self.backend, self.backend_reason = chosen.runner, chosen.name, chosen.reason
         self._model = None  # the chosen runner holds its own copy
         log.info("predictor for %s uses %s", self.spec.architecture, self.backend_reason)

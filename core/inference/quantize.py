@@ -17,18 +17,26 @@ from core.io.atomic import atomic_path
 
 
 def int8_runner(exact: OnnxRunner, calibration: np.ndarray) -> OnnxRunner:
-    """An 8-bit runner calibrated on `calibration` (N, C, H, W) float32 tiles, from the cache when it is there.
-    Raises OnnxUnavailable when quantization fails."""
+    """An 8-bit runner calibrated on `calibration` (N, C, H, W) float32 tiles, from the cache when it is there
+    (quantized in a helper process when called off the main thread: onnxruntime's tools hold the GIL for long
+    stretches). Raises OnnxUnavailable when quantization fails."""
+    from core.inference.isolated import run_isolated
+
     target = exact.path.with_name(exact.path.name.removesuffix(".onnx") + ".int8.onnx")
     try:
         if not target.is_file():
-            with tempfile.TemporaryDirectory() as folder:
-                made = _quantize(exact.path, calibration, Path(folder))
-                with atomic_path(target) as tmp:
-                    shutil.copyfile(made, tmp)
+            run_isolated(quantize_to, exact.path, calibration, target)
         return OnnxRunner(target, name="onnx-int8")
     except Exception as exc:  # onnxruntime's quantization tools raise many types
         raise OnnxUnavailable(f"8-bit quantization failed ({type(exc).__name__}: {exc})") from None
+
+
+def quantize_to(source: Path, calibration: np.ndarray, target: Path) -> None:
+    """Write an 8-bit copy of `source`, calibrated on `calibration`, to `target` (atomically)."""
+    with tempfile.TemporaryDirectory() as folder:
+        made = _quantize(source, calibration, Path(folder))
+        with atomic_path(target) as tmp:
+            shutil.copyfile(made, tmp)
 
 
 def _quantize(source: Path, calibration: np.ndarray, folder: Path) -> Path:

@@ -62,7 +62,10 @@ def openvino_installed() -> bool:
 
 
 def candidate_names(device: DeviceInfo, options: PredictOptions) -> list[str]:
-    """The candidates for this device and these options (a backend other than auto keeps its own)."""
+    """The candidates for this device and these options, the likely fastest first (path_choice times them in
+    this order, within a budget). A backend other than auto keeps its own. On CPUs that compute bfloat16
+    natively its paths come first and 8-bit is left out (it did not beat bfloat16 there: tests/bench/README.md);
+    elsewhere 8-bit comes last, timed only when the budget allows."""
     from core.inference.torch_runner import reduced_dtype_name
 
     if device.kind != "cpu":
@@ -70,15 +73,17 @@ def candidate_names(device: DeviceInfo, options: PredictOptions) -> list[str]:
             raise ConfigError(f"the {options.backend} backend runs on the CPU only; use backend 'torch' or "
                               f"'auto' on {device.describe()}")
         reduced = reduced_dtype_name(device)
-        return ["torch-fp32"] + ([f"torch-{reduced}"] if options.precision == "auto" and reduced else [])
-    names = ["torch-fp32", "onnx-fp32"] + (["openvino-fp32"] if openvino_installed() else [])
-    if options.precision == "auto":
-        if reduced_dtype_name(device):
-            names += ["torch-bf16"] + (["openvino-bf16"] if openvino_installed() else [])
-        names.append("onnx-int8")
+        return ([f"torch-{reduced}"] if options.precision == "auto" and reduced else []) + ["torch-fp32"]
     if options.backend == "openvino" and not openvino_installed():
         raise ConfigError("the openvino backend needs the openvino package: pip install openvino")
-    return [name for name in names if options.backend == "auto" or name.startswith(options.backend + "-")]
+    openvino = ["openvino"] if openvino_installed() else []
+    bf16 = options.precision == "auto" and reduced_dtype_name(device) == "bf16"
+    names = [f"{runtime}-bf16" for runtime in openvino + ["torch"]] if bf16 else []
+    names += [f"{runtime}-fp32" for runtime in openvino + ["onnx", "torch"]]
+    names = [name for name in names if options.backend == "auto" or name.startswith(options.backend + "-")]
+    if options.precision == "auto" and options.backend in ("auto", "onnx") and not any(map(is_reduced, names)):
+        names.append("onnx-int8")
+    return names
 
 
 def build_runner(name: str, context: BuildContext):

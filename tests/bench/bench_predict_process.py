@@ -5,7 +5,7 @@ input channel, two classes, random weights with seed 0, inputs scaled by the dty
   plain    a fresh `python` running the seed articles' loop: cv2.imread, /255, eager fp32 model(x) one image
            at a time under no_grad, argmax, cv2.imwrite; the whole process is timed, imports included;
   seglab   a fresh `python main.py predict MODEL DIR OUT`, timed the same way (after one run on three images
-           that fills this machine's caches: the measured choice of path and the exports).
+           that fills this machine's caches, started empty: the measured choice of path and the exports).
 Then the masks' agreement, the chosen path (the CLI's reason line), and the network's speed against a
 4096 x 4096 matrix product in the chosen precision measured in the same run.
 """
@@ -130,12 +130,14 @@ def main() -> None:
         for source in sources[:3]:
             shutil.copyfile(source, warm / source.name)
         model_file = save_model_file(folder / "unet_resnet18.safetensors", build_model(), build_spec("dtype_range"))
+        os.environ["SEGLAB_DATA_HOME"] = str(folder / "data")  # this machine's timings and exports start empty
+        os.environ["SEGLAB_ONNX_CACHE"] = str(folder / "onnx")
         count = len(list(images.iterdir()))
         print(f"{count} images of 512 x 512; torch {torch.__version__}, {torch.get_num_threads()} threads; "
               f"load average before: {os.getloadavg()[0]:.1f}")
         main_py = [sys.executable, str(REPO / "main.py"), "predict", str(model_file)]
         first, _ = timed(main_py + [str(warm), str(folder / "warm_out")])
-        print(f"first `predict` on 3 images (fills this machine's caches when empty): {first:.1f} s")
+        print(f"first `predict` on 3 images (fills this machine's empty caches): {first:.1f} s")
         start_up, _ = timed(main_py + [str(warm), str(folder / "warm_out2")])
         print(f"`predict` on 3 images, caches filled: {start_up:.1f} s")
         (folder / "plain").mkdir()
