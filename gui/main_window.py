@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._install_diagnostics()
         self._install_editor()
         self._install_label_next()
+        self._install_improve_model()
         self._connect()
         self._restore_layout()
         self._update_empty_state()
@@ -277,6 +278,16 @@ class MainWindow(QMainWindow):
         self.edit_menu.addAction(self.label_next.action)
         self.toolbar.addAction(self.label_next.action)
 
+    def _install_improve_model(self) -> None:
+        """Model > Improve Model… (also beside Label Next and in the Training panel): fine-tune the current model
+        for a few minutes, segment the unlabeled images again, and show what changed."""
+        from gui.training.improve_model import ImproveModelController
+
+        self.improve = ImproveModelController(self.state, self.training, self.segmentation, self.settings, self)
+        self.model_menu.addAction(self.improve.action)  # after Train Model…
+        self.toolbar.addAction(self.improve.action)
+        self.training.dock_widget.add_action(self.improve.action)
+
     def _connect(self) -> None:
         self.empty_state.open_requested.connect(self.choose_folder)
         self.empty_state.sample_requested.connect(self.open_sample)
@@ -426,6 +437,6 @@ class MainWindow(QMainWindow):
             return event.ignore()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        for part in (self.training, *self.jobs, self.tasks, self.levels, self.browser):
+        for part in (self.training, self.improve, *self.jobs, self.tasks, self.levels, self.browser):
             part.shutdown()  # stop and wait for background work (a training run keeps its checkpoint)
         super().closeEvent(event)

@@ -78,7 +78,7 @@ def run_segmentation(ctx: TaskContext, job: SegmentJob) -> SegmentSummary:
 
     result = predict_folder(predictor, job.images, job.output_dir, progress=ThrottledProgress(ctx),
                             cancel=ctx.cancelled, on_result=on_result, within_images=True,
-                            channel=job.channel, uncertainty=True)
+                            channel=job.channel, uncertainty=True, on_phase=ctx.partial)
     summary = SegmentSummary(len(result.written), len(job.images), [(str(p), m) for p, m in result.failures],
                              result.cancelled, result.seconds, predictor.backend_reason,
                              [(str(p), m) for p, m in result.warnings])
@@ -167,6 +167,8 @@ class SegmentationController(JobController):
         if isinstance(value, SegmentedImage):
             if self.state.index is self._index:  # not for a folder opened meanwhile
                 self.state.set_prediction(value.name, value.mask_path, value.mask, value.uncertainty, value.score)
+        elif isinstance(value, str):  # a slow step before the first image, in words
+            self.state.message.emit(value)
         elif isinstance(value, SegmentSummary):
             self.last_summary = value
             self._report(value)

@@ -8,8 +8,20 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QProgressBar, QPushButton, QSplitter,
-                               QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.classes import ClassTable
 from core.durations import format_duration
@@ -43,6 +55,7 @@ class TrainingDockWidget(QWidget):
         self._classes = ClassTable.default(2)
         self._last_progress = 0.0
         self._budget_minutes: float | None = None  # the run's time budget, when it has one
+        self._actions: list[QAction] = []  # window actions offered beside the panel's own buttons
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.stack)
@@ -55,7 +68,7 @@ class TrainingDockWidget(QWidget):
         text.setTextFormat(Qt.TextFormat.RichText)
         button = QPushButton("Train Model…")
         button.clicked.connect(self.wizard_requested)
-        row = QHBoxLayout()
+        row = self._empty_row = QHBoxLayout()
         row.addWidget(button)
         row.addStretch(1)
         layout = QVBoxLayout(page)
@@ -99,6 +112,9 @@ class TrainingDockWidget(QWidget):
         header.addWidget(self.epoch_label, 1)
         for button in (self.stop_button, self.resume_button, self.new_button):
             header.addWidget(button)
+        for action in self._actions:
+            header.addWidget(action_button(action))
+        self._header = header
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.plots)
         splitter.addWidget(self.tabs)
@@ -116,6 +132,13 @@ class TrainingDockWidget(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(splitter, 1)
         self.stack.addWidget(page)
+
+    def add_action(self, action: QAction) -> None:
+        """Offer a window action (e.g. Improve Model…) beside Train Model… and New Training…."""
+        self._actions.append(action)
+        self._empty_row.insertWidget(self._empty_row.count() - 1, action_button(action))
+        if self.plots is not None:
+            self._header.addWidget(action_button(action))
 
     # run states ---------------------------------------------------------------------------------
     def show_empty(self) -> None:
@@ -270,3 +293,11 @@ class TrainingDockWidget(QWidget):
         self.resume_button.setEnabled(not running and can_resume)
         self.resume_button.setVisible(not running and can_resume)
         self.new_button.setEnabled(not running)
+
+
+def action_button(action: QAction) -> QToolButton:
+    """A push-button-like tool button that follows `action` (text, enabled state, trigger)."""
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return button
