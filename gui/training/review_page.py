@@ -7,8 +7,17 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLineEdit, QPushButton,
-                               QVBoxLayout, QWizardPage)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 from core.errors import SegLabError
 from core.training.choices import OPTIMIZER_TITLES, SCHEDULE_TITLES
