@@ -23,21 +23,41 @@ def _headline(summary: dict) -> str:
 
 
 def train(args: argparse.Namespace) -> int:
+    """Alone, or as one process of a torchrun job (then only the first process prints)."""
+    from core.training.distributed import join_from_environment
+
+    processes = join_from_environment(args.device)
+    try:
+        with processes.printing():
+            return _train(args, processes)
+    finally:
+        processes.close()
+
+
+def _train(args: argparse.Namespace, processes) -> int:
     from core.training.loop import Trainer
     from core.training.reports import EpochReport, TrainingFinished, TrainingStarted
 
+    if processes.world_size > 1 and not args.out:
+        raise ConfigError("under torchrun give --out MODEL, so that every process trains the same model file")
     config, index = train_config(args)
     if not args.out:
         print(f"model file: {config.output} (choose another with --out)")
-    trainer = Trainer(config, index=index)
+    trainer = Trainer(config, index=index, processes=processes)
     skipped = ()
     try:
         for report in trainer.run():
             if isinstance(report, TrainingStarted):
                 print(f"device: {report.device}" + (f" - note: {report.device_note}" if report.device_note else ""))
+                if processes.world_size > 1:
+                    print(f"processes: {processes.world_size} (torchrun, {processes.backend}), each with batch "
+                          f"size {trainer.config.batch_size}")
                 print(f"data: {len(report.train_images)} training and {len(report.val_images)} validation images, "
                       f"classes: {', '.join(report.class_names)}")
                 print(f"model: {report.parameters / 1e6:.1f} M parameters, {report.weights_note}")
+                print(f"precision: {report.precision}")
+                if report.minutes is not None:
+                    print(f"time budget: {report.minutes:.3g} minutes of training")
                 skipped = report.skipped
                 for problem in skipped:
                     print(f"skipped: {problem}", file=sys.stderr)
@@ -45,7 +65,8 @@ def train(args: argparse.Namespace) -> int:
                 print(f"epoch {report.epoch}/{report.epochs}  train loss {report.train_loss:.4f}  "
                       f"val loss {_number(report.val_loss, 4)}  val mIoU {_number(report.mean_iou)}  "
                       f"{report.images_per_s:.1f} patches/s  {format_duration(report.seconds)}  "
-                      f"left {format_duration(report.eta_s)}" + ("  (best)" if report.is_best else ""), flush=True)
+                      f"left {format_duration(report.eta_s)}  at {format_duration(report.elapsed_s or 0)}"
+                      + ("  (best)" if report.is_best else ""), flush=True)
             elif isinstance(report, TrainingFinished):
                 print(report.describe())
                 return EXIT_OK if report.model_path and not skipped else EXIT_PARTIAL
@@ -87,16 +108,23 @@ def predict(args: argparse.Namespace) -> int:
         raise ConfigError("the input folder does not exist", args.input_dir)
     prepare_output_folder(args.output_dir)
     if args.dask is not None or args.workers is not None:
+        if args.uncertainty:
+            raise ConfigError("--uncertainty is not available with --dask or --workers; predict without them "
+                              "to write uncertainty maps")
         result = _predict_on_dask(args)
         reason = f"{result.backend_reason} on {result.workers} Dask worker(s)"
     else:
         predictor = load_predictor(args.model, _predict_options(args))
         result = predict_folder(predictor, args.input_dir, args.output_dir, progress=_print_progress,
-                                channel=args.channel)
+                                channel=args.channel, uncertainty=args.uncertainty,
+                                on_phase=lambda text: print(text, file=sys.stderr, flush=True))
         reason = predictor.backend_reason
     print(f"\nprediction: {reason}")
     print(f"wrote {len(result.written)} masks to {args.output_dir} in {format_duration(result.seconds)} "
           f"({result.images_per_s:.2f} images/s)")
+    if result.scores:
+        print(f"uncertainty maps in {Path(args.output_dir) / 'uncertainty'}, scores in "
+              f"{Path(args.output_dir) / 'uncertainty.csv'}")
     return _report_failures(result.failures, result.warnings)
 
 

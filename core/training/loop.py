@@ -6,14 +6,16 @@ the budget's plan (core.training.budget); steps run in the precision measured fa
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from core.allocator import retained_allocations
@@ -30,6 +32,7 @@ from core.training.budget import BudgetPlan, validation_sample
 from core.training.checkpoint import disk_error, load_checkpoint, save_checkpoint
 from core.training.config import TrainConfig
 from core.training.data_setup import TrainingData, prepare_training_data
+from core.training.distributed import SingleProcess
 from core.training.interrupted import prior_seconds, stops_early
 from core.training.precision import Precision, choose_precision
 from core.training.preview import make_preview
@@ -60,6 +63,7 @@ class _Run:
     loss_fn: torch.nn.Module
     train_set: PatchDataset
     loader: torch.utils.data.DataLoader
+    network: torch.nn.Module  # the model as training steps run it (DistributedDataParallel under torchrun)
     val_tiles: ValidationTiles | None
     val_loader: torch.utils.data.DataLoader | None  # every tile; with a budget, its fixed sample (made lazily)
     precision: Precision
@@ -98,11 +102,13 @@ class Trainer:
     """One training run. Call run() (in a worker thread for the GUI) and read its reports."""
 
     def __init__(self, config: TrainConfig, stop_event: threading.Event | None = None,
-                 index: DatasetIndex | None = None):
-        """index: config.data_dir as already scanned (the window's open folder); scanned when not given."""
+                 index: DatasetIndex | None = None, processes: SingleProcess | None = None):
+        """index: config.data_dir as already scanned (the window's open folder); scanned when not given.
+        processes: the torchrun group this process trains in (core.training.distributed); alone when not given."""
         self.config = config
         self._stop = stop_event or threading.Event()
         self._index = index
+        self._processes = processes or SingleProcess()
 
     def request_stop(self) -> None:
         """Ask the run to stop after the current batch; the best model and last checkpoint are kept."""
@@ -167,7 +173,7 @@ class Trainer:
                 reason = "early_stopping"
                 break
         seconds = time.perf_counter() - started
-        if run.model_path is not None:
+        if run.model_path is not None and self._processes.is_main:
             self._record_full_history(run, seconds)
         yield TrainingFinished(reason, epochs_done, run.best_epoch,
                                run.best_metrics.get("mean_iou") if run.best_metrics else None,
@@ -177,7 +183,8 @@ class Trainer:
         config, state = self._resolve_resume()
         base = init_model_spec(config)
         check_model_choice(config, base)
-        device = select_device(config.device)
+        processes = self._processes
+        device = processes.place(select_device(config.device))
         torch.manual_seed(config.seed)
         if base is not None:  # a fine-tuned model keeps the input scaling it learned with
             config = replace(config, normalisation=base.normalisation)
@@ -186,9 +193,9 @@ class Trainer:
         if data is None:
             return None
         setup = build_model(config, data.classes, data.in_channels)
-        precision = choose_precision(device, setup.model, data.in_channels,
-                                     f"{setup.spec.architecture}/{setup.spec.encoder}", config.batch_size,
-                                     config.patch_size, allow_reduced=config.amp)
+        precision = processes.decided_by_main(lambda: choose_precision(
+            device, setup.model, data.in_channels, f"{setup.spec.architecture}/{setup.spec.encoder}",
+            config.batch_size, config.patch_size, allow_reduced=config.amp))
         setup.model.to(device.torch_device, memory_format=precision.memory_format)
         optimizer = build_optimizer(config, setup.model)
         budgeted = config.minutes is not None or self.config.minutes is not None
@@ -196,7 +203,7 @@ class Trainer:
             per_epoch = BUDGET_EPOCH_PATCHES
         else:
             per_epoch = config.patches_per_epoch or _default_patches(data.train, config.patch_size)
-            per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH)
+            per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH * processes.world_size)
         train_set = PatchDataset(data.train, config.patch_size, config.augment, per_epoch, config.seed)
         val_tiles = ValidationTiles(data.val, config.patch_size) if data.val else None
         run = _Run(
@@ -205,9 +212,11 @@ class Trainer:
             loss_fn=create_loss(config.loss, out_channels=setup.spec.out_channels, class_weights=config.class_weights,
                                 ignore_index=IGNORE_INDEX).to(device.torch_device),
             train_set=train_set,
-            loader=torch.utils.data.DataLoader(train_set, batch_size=config.batch_size, drop_last=True),
+            loader=torch.utils.data.DataLoader(train_set, batch_size=config.batch_size, drop_last=True,
+                                               sampler=processes.sampler(len(train_set))),
+            network=processes.wrap(setup.model, config.batch_size),
             val_tiles=val_tiles,
-            val_loader=torch.utils.data.DataLoader(val_tiles, batch_size=config.batch_size)
+            val_loader=self._val_loader(val_tiles, range(len(val_tiles)), config.batch_size)
             if val_tiles is not None and not budgeted else None,
             precision=precision,
             scaler=torch.amp.GradScaler(device.kind, enabled=precision.autocast and precision.dtype == "float16"))
@@ -248,9 +257,9 @@ class Trainer:
 
     def _train_epoch(self, run: _Run, epoch: int):
         """Train one epoch, yielding a BatchReport per batch; returns (mean loss, patches per second)."""
-        config, model, device, plan = run.config, run.model, run.device, run.budget
+        config, device, plan = run.config, run.device, run.budget
         run.train_set.set_epoch(epoch)
-        model.train()
+        run.network.train()
         start = previous = time.perf_counter()
         total_loss, seen = 0.0, 0
         for index, (images, targets) in enumerate(run.loader, start=1):
@@ -261,7 +270,7 @@ class Trainer:
             targets = targets.to(device.torch_device, non_blocking=True)
             with torch.autocast(device_type=device.kind, dtype=run.precision.torch_dtype,
                                 enabled=run.precision.autocast):
-                outputs = model(images)
+                outputs = run.network(images)
             loss = run.loss_fn(_float32(outputs), targets)  # the loss in full precision, whatever the network's
             run.optimizer.zero_grad(set_to_none=True)
             run.scaler.scale(loss).backward()
@@ -288,9 +297,13 @@ class Trainer:
                               run.optimizer.param_groups[0]["lr"], seen / elapsed, elapsed, eta, run.elapsed)
             if self._stop.is_set():
                 break
-            if plan is not None and plan.round_is_over(index, run.elapsed, config.batch_size):
-                plan.finished = plan.training_is_over(run.elapsed, config.batch_size)
-                break
+            if plan is not None:  # every process follows the main one's plan: the same rates, rounds and end
+                run.budget, round_over = self._processes.decided_by_main(
+                    functools.partial(_round_decision, plan, index, run.elapsed, config.batch_size))
+                plan = run.budget
+                if round_over:
+                    break
+        total_loss, seen = self._processes.sum(np.array([total_loss, seen], dtype=np.float64)).tolist()
         return total_loss / max(seen, 1), seen / max(time.perf_counter() - start, 1e-9)
 
     @staticmethod
@@ -307,8 +320,7 @@ class Trainer:
         model, device = run.model, run.device
         if run.val_loader is None:  # a budget's sample, sized once the first steps were timed
             tiles = validation_sample(len(run.val_tiles), run.budget.val_tiles or MIN_BUDGET_VAL_TILES)
-            run.val_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(run.val_tiles, tiles),
-                                                         batch_size=run.config.batch_size)
+            run.val_loader = self._val_loader(run.val_tiles, tiles, run.config.batch_size)
         model.eval()
         matrix = ConfusionMatrix(len(run.data.classes))
         total, count = 0.0, 0
@@ -324,7 +336,14 @@ class Trainer:
                 total += float(run.loss_fn(logits, targets)) * len(images)
                 count += len(images)
                 matrix.update(to_labels(logits), targets)
+        matrix.counts = self._processes.sum(matrix.counts)  # each process validated its share of the tiles
+        total, count = self._processes.sum(np.array([total, count], dtype=np.float64)).tolist()
         return total / max(count, 1), matrix
+
+    def _val_loader(self, tiles: ValidationTiles, indices: Sequence[int], batch_size: int):
+        """The tiles at `indices` that this process validates."""
+        subset = torch.utils.data.Subset(tiles, self._processes.shard(indices))
+        return torch.utils.data.DataLoader(subset, batch_size=batch_size)
 
     def _finish_epoch(self, run: _Run, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started) -> EpochReport:
         """Score the epoch, keep the best model, step the schedule and write the checkpoint."""
@@ -338,13 +357,21 @@ class Trainer:
         report = EpochReport(
             epoch, run.epochs, train_loss, val_loss, mean_iou, metrics, run.optimizer.param_groups[0]["lr"],
             patches_per_s, seconds, eta, is_best, epoch if is_best else run.best_epoch,
-            make_preview(run.model, run.data.val, config.patch_size, run.device.torch_device), run.elapsed)
+            make_preview(run.model, run.data.val, config.patch_size, run.device.torch_device)
+            if self._processes.is_main else None, run.elapsed)
         run.history.append(report.history_entry())
         if is_best:
             run.best_score, run.best_epoch, run.best_metrics = score, epoch, metrics
             self._save_model(run, time.perf_counter() - started)
         if run.schedule is not None:
             run.schedule.step(score) if config.schedule == "plateau" else run.schedule.step()
+        if self._processes.is_main:
+            self._save_checkpoint(run, epoch, started)
+        self._processes.barrier()  # every process ends the epoch with its checkpoint written
+        return report
+
+    def _save_checkpoint(self, run: _Run, epoch: int, started: float) -> None:
+        config = run.config
         save_checkpoint(config.checkpoint_path, {
             "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
             "schedule": json.dumps(run.schedule.state_dict()) if run.schedule is not None else "",
@@ -353,7 +380,6 @@ class Trainer:
             "config": json.dumps(config.to_json()), "seconds": time.perf_counter() - started,
             "budget": json.dumps(run.budget.to_json()) if run.budget is not None else "",
         })
-        return report
 
     def _model_spec(self, run: _Run, seconds: float):
         """The spec stored with the weights: data and settings summary, curves so far, best metrics."""
@@ -369,8 +395,11 @@ class Trainer:
         return replace(run.setup.spec, training=training, metrics=run.best_metrics, versions=software_versions())
 
     def _save_model(self, run: _Run, seconds: float) -> None:
-        from core.models.model_file import save_model_file
+        from core.models.model_file import model_file_path, save_model_file
 
+        if not self._processes.is_main:  # the main process writes it
+            run.model_path = str(model_file_path(run.config.output))
+            return
         try:
             run.model_path = str(save_model_file(run.config.output, run.model, self._model_spec(run, seconds)))
         except OSError as exc:
@@ -391,6 +420,14 @@ def _float32(outputs):
     if isinstance(outputs, (list, tuple)):
         return type(outputs)(output.float() for output in outputs)
     return outputs.float()
+
+
+def _round_decision(plan: BudgetPlan, steps: int, elapsed: float, batch_size: int) -> tuple[BudgetPlan, bool]:
+    """The plan after a step and whether the budget's round ends with it (and the training, plan.finished)."""
+    if plan.round_is_over(steps, elapsed, batch_size):
+        plan.finished = plan.training_is_over(elapsed, batch_size)
+        return plan, True
+    return plan, False
 
 
 def _epochs(run: _Run):
