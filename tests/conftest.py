@@ -33,6 +33,15 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def formats_dir(data_dir) -> Path:
+    """Real files as microscopes and peer tools write them (shared/data/formats)."""
+    folder = data_dir / "formats"
+    if not folder.is_dir():
+        pytest.skip(f"the microscopy format samples ({folder}) are not there; set SEGLAB_TEST_DATA")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def isbi_dir(data_dir) -> Path:
     return data_dir / "isbi2012"
 

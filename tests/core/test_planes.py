@@ -23,18 +23,9 @@ from core.errors import ConfigError, DatasetError, TrainingError
 from core.export.exporter import ExportRequest, export_masks, truth_items
 from core.io.images import COLOUR_PHOTO_NOTE
 from core.io.readers import open_source
-from tests.conftest import shared_data_dir
 from tests.core.test_readers import EXPECTED
 
 HYPERSTACK = "bbbc039_imagej_hyperstack_TZCYX.tif"
-
-
-@pytest.fixture(scope="module")
-def formats_dir():
-    folder = shared_data_dir() / "formats"
-    if not folder.is_dir():
-        pytest.skip(f"the microscopy format samples ({folder}) are not there; set SEGLAB_TEST_DATA")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,9 @@ from core.io.readers import open_source
 from core.models.model_file import save_model_file
 from core.models.registry import build_from_spec
 from core.models.spec import ModelSpec
-from tests.conftest import REPO, shared_data_dir
+from tests.conftest import REPO
 
 HYPERSTACK = "bbbc039_imagej_hyperstack_TZCYX.tif"
-
-
-@pytest.fixture(scope="module")
-def formats_dir():
-    folder = shared_data_dir() / "formats"
-    if not folder.is_dir():
-        pytest.skip(f"the microscopy format samples ({folder}) are not there; set SEGLAB_TEST_DATA")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -45,14 +45,6 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def formats_dir():
-    folder = shared_data_dir() / "formats"
-    if not folder.is_dir():
-        pytest.skip(f"the microscopy format samples ({folder}) are not there; set SEGLAB_TEST_DATA")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def bbbc_image():
     return lambda name: tifffile.imread(shared_data_dir() / "bbbc039" / "images" / name)
 
