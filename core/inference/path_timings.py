@@ -5,7 +5,6 @@ architecture and size, and the tile shape: a new torch, onnxruntime or openvino 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,11 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from core.device import DeviceInfo
-from core.io.atomic import write_json_atomic
+from core.machine_measurements import read_measurements, store_measurements
 from core.models.spec import ModelSpec
 from core.user_folders import user_data_dir
-
-log = logging.getLogger(__name__)
 
 CACHE_NAME = "prediction_speed.json"
 TIMED_CALLS = 2
@@ -49,31 +46,12 @@ def cache_key(device: DeviceInfo, spec: ModelSpec, tiles_shape: tuple[int, ...])
 
 
 def read_timings(key: str) -> dict[str, float]:
-    """Seconds per tile measured before under `key` (empty when none or the file is unreadable)."""
-    try:
-        entry = json.loads(cache_path().read_text()).get(key, {})
-        return {name: float(seconds) for name, seconds in entry.get("seconds_per_tile", {}).items()}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return {}
+    """Seconds per tile measured before under `key`."""
+    return read_measurements(CACHE_NAME, key)
 
 
 def store_timings(key: str, timings: dict[str, float]) -> None:
-    """Add `timings` under `key`; a cache that cannot be written only means measuring again next time."""
-    path = cache_path()
-    try:
-        cache = json.loads(path.read_text())
-        if not isinstance(cache, dict):
-            cache = {}
-    except (OSError, ValueError):
-        cache = {}
-    entry = cache.setdefault(key, {})
-    entry["seconds_per_tile"] = {**entry.get("seconds_per_tile", {}), **timings}
-    entry["measured"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, cache)
-    except OSError as exc:
-        log.warning("prediction timings not cached (%s); they are measured again next run", exc)
+    store_measurements(CACHE_NAME, key, timings)
 
 
 def seconds_per_tile(runner, tiles: np.ndarray, deadline: float | None = None) -> float:

@@ -9,15 +9,13 @@ slow, and bfloat16 in NCHW is not tried (every convolution then converts layouts
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.device import cpu_has_bf16
-from core.io.atomic import write_json_atomic
+from core.machine_measurements import read_measurements, store_measurements
 
 if TYPE_CHECKING:
     import torch
@@ -85,12 +83,6 @@ def choose_precision(device: DeviceInfo, model: torch.nn.Module, in_channels: in
                      f"fastest of {len(names)} measured on this CPU: {timings[best]:.2f} s per test step")
 
 
-def _cache_path() -> Path:
-    from core.data.workspace import user_data_dir
-
-    return user_data_dir() / CACHE_NAME
-
-
 def cache_key(family: str, batch_size: int, patch_size: int) -> str:
     """'torch 2.5.1 | Intel Xeon ..., 2 cores | unet/resnet18 | 8 x 256 px'."""
     import torch
@@ -102,21 +94,13 @@ def cache_key(family: str, batch_size: int, patch_size: int) -> str:
 
 def _cached_or_measured(names: list[str], model: torch.nn.Module, in_channels: int, family: str, batch_size: int,
                         patch_size: int) -> dict[str, float]:
-    path, key = _cache_path(), cache_key(family, batch_size, patch_size)
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    timings = cache.get(key, {})
+    key = cache_key(family, batch_size, patch_size)
+    timings = read_measurements(CACHE_NAME, key)
     missing = [name for name in names if name not in timings]
     if missing:
-        timings.update(measure_steps(model, in_channels, missing, batch_size, patch_size))
-        cache[key] = timings
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(path, cache)
-        except OSError:
-            pass  # not cached: measured again next run, nothing else is lost
+        measured = measure_steps(model, in_channels, missing, batch_size, patch_size)
+        store_measurements(CACHE_NAME, key, measured)
+        timings.update(measured)
     return timings
 
 

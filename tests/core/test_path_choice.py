@@ -100,7 +100,7 @@ def test_timings_are_measured_once_per_machine_and_again_for_new_versions(bf16_m
     cache = json.loads(path_timings.cache_path().read_text())
     key = next(key for key in cache if "small/-" in key and "batch 4 of 96x96" in key)
     assert f"torch {torch.__version__}" in key and select_device("cpu").name in key
-    assert set(cache[key]["seconds_per_tile"]) == {"torch-bf16", "torch-fp32"}
+    assert set(cache[key]["seconds"]) == {"torch-bf16", "torch-fp32"}
 
     again = Predictor(model, spec, options)
     again.predict(smooth_image(seed=1))
