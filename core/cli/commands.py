@@ -29,7 +29,9 @@ def train(args: argparse.Namespace) -> int:
     processes = join_from_environment(args.device)
     try:
         with processes.printing():
-            return _train(args, processes)
+            code = _train(args, processes)
+        processes.barrier()  # no process leaves while another still writes the model file
+        return code
     finally:
         processes.close()
 

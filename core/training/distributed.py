@@ -9,6 +9,7 @@ rank 0 prints and writes files."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -148,8 +149,12 @@ class ProcessGroup(SingleProcess):
         return stack
 
     def close(self) -> None:
+        """Leave the group while the interpreter is whole: collect the finished run's DistributedDataParallel
+        (it holds the group) first, or gloo's threads are torn down at exit and abort the process."""
+        gc.collect()
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+        gc.collect()
 
 
 def join_from_environment(device_choice: str = "auto") -> SingleProcess:
