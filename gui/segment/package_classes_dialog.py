@@ -25,18 +25,26 @@ from core.errors import ConfigError
 ANSWERS_KEY = "segment/package_classes/"  # + package path: the table the user gave (JSON)
 
 
+def remembered_classes(package, settings: QSettings) -> ClassTable | None:
+    """The answer given before for this package, when it still fits the package's outputs."""
+    count = 2 if package.out_channels == 1 else package.out_channels
+    saved = settings.value(ANSWERS_KEY + str(package.path))
+    if not saved:
+        return None
+    try:
+        table = ClassTable.from_json(json.loads(saved))
+    except (ValueError, ConfigError):
+        return None
+    return table if len(table) == count else None
+
+
 def proposed_classes(package, settings: QSettings, dataset: ClassTable | None) -> ClassTable:
     """What the question offers first: the answer given before for this package, else the dataset's classes
     when their number fits, else "background"/"foreground" for one probability or the output names."""
     count = 2 if package.out_channels == 1 else package.out_channels
-    saved = settings.value(ANSWERS_KEY + str(package.path))
-    if saved:
-        try:
-            table = ClassTable.from_json(json.loads(saved))
-        except (ValueError, ConfigError):
-            table = None
-        if table is not None and len(table) == count:
-            return table
+    remembered = remembered_classes(package, settings)
+    if remembered is not None:
+        return remembered
     if dataset is not None and len(dataset) == count and dataset != ClassTable.default(count):
         return dataset
     return ClassTable.from_names(["background", "foreground"]) if package.out_channels == 1 else package.classes

@@ -12,6 +12,9 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
     QRadioButton,
     QSpinBox,
     QVBoxLayout,
@@ -21,7 +24,7 @@ from PySide6.QtWidgets import (
 from core.classes import ClassTable
 from gui.chosen_images import chosen_label
 from gui.model_field import ModelFileField, preselected_model_path
-from gui.segment.package_classes_dialog import PackageClassesDialog
+from gui.segment.package_classes_dialog import PackageClassesDialog, remembered_classes
 from gui.state import AppState
 
 SCOPES = ("all", "current", "unlabeled")
@@ -101,8 +104,20 @@ class SegmentDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.model_field.changed.connect(self._update_button)
 
-        form = QFormLayout()
+        self.classes_label = QLabel()
+        self.classes_label.setWordWrap(True)
+        self.change_classes_button = QPushButton("Change\u2026")
+        self.change_classes_button.setToolTip("Name the classes of this package's outputs and choose their colours")
+        self.change_classes_button.clicked.connect(self._ask_package_classes)
+        self.classes_row = QWidget()
+        classes_box = QHBoxLayout(self.classes_row)
+        classes_box.setContentsMargins(0, 0, 0, 0)
+        classes_box.addWidget(self.classes_label, 1)
+        classes_box.addWidget(self.change_classes_button)
+
+        self.form = form = QFormLayout()
         form.addRow("Model:", self.model_field)
+        form.addRow("Package classes:", self.classes_row)
         form.addRow("Images:", scope_box)
         form.addRow("Tile size:", self.tile_spin)
         form.addRow("", self.tta_check)
@@ -125,12 +140,11 @@ class SegmentDialog(QDialog):
                              self.tta_check.isChecked(), self.exact_check.isChecked(), self.package_classes)
 
     def accept(self) -> None:
-        package = self.model_field.package
-        if package is not None and package.stored_classes is None:  # asked once, before the run
-            question = PackageClassesDialog(package, self.settings, self.state.classes, self)
-            if not question.exec():
+        package = self._package_without_classes()
+        if package is not None:  # asked once per package, before its first run; "Change..." asks again
+            self.package_classes = remembered_classes(package, self.settings)
+            if self.package_classes is None and not self._ask_package_classes():
                 return
-            self.package_classes = question.classes()
         self.settings.setValue(SETTINGS_PREFIX + "model", self.model_field.path)
         self.settings.setValue(SETTINGS_PREFIX + "scope", self.scope)
         self.settings.setValue(SETTINGS_PREFIX + "tile_size", self.tile_spin.value())
@@ -138,5 +152,23 @@ class SegmentDialog(QDialog):
         self.settings.setValue(SETTINGS_PREFIX + "exact", self.exact_check.isChecked())
         super().accept()
 
+    def _package_without_classes(self):
+        package = self.model_field.package
+        return package if package is not None and package.stored_classes is None else None
+
+    def _ask_package_classes(self) -> bool:
+        """The names and colours question for the chosen package; False when the user cancels it."""
+        question = PackageClassesDialog(self._package_without_classes(), self.settings, self.state.classes, self)
+        if not question.exec():
+            return False
+        self.package_classes = question.classes()
+        self._update_button()
+        return True
+
     def _update_button(self, *_) -> None:
         self.segment_button.setEnabled(self.model_field.spec is not None)
+        package = self._package_without_classes()
+        remembered = remembered_classes(package, self.settings) if package is not None else None
+        self.classes_label.setText(", ".join(remembered.names) if remembered is not None
+                                   else "asked when you click Segment")
+        self.form.setRowVisible(self.classes_row, package is not None)

@@ -77,6 +77,23 @@ def test_a_package_without_class_names_is_asked_once_and_segments_the_nuclei(qtb
     remembered = window.settings.value("segment/package_classes/" + str(example / "bioimageio.yaml"))
     assert ClassTable.from_json(json.loads(remembered)).names == ["background", "nucleus (zoo)"]
 
+    again = window.segmentation.open_dialog()  # the next run takes the answer without asking
+    again.model_field.set_path(str(example / "bioimageio.yaml"))
+    assert again.form.isRowVisible(again.classes_row)
+    assert again.classes_label.text() == "background, nucleus (zoo)"
+    again.grab().save("/tmp/seglab_segment_package.png")
+    assert again.choice().classes is None and len(asked) == 1
+    again.accept()
+    assert len(asked) == 1 and again.choice().classes.names == ["background", "nucleus (zoo)"]
+    qtbot.waitUntil(lambda: not window.segmentation.running, timeout=RUN_TIMEOUT_MS)
+    changed = window.segmentation.open_dialog()  # "Change..." asks again, proposing the last answer
+    changed.model_field.set_path(str(example / "bioimageio.yaml"))
+    changed.change_classes_button.click()
+    assert asked[-1] == ["background", "nucleus (zoo)"] and len(asked) == 2
+    changed.reject()
+    changed.model_field.set_path("")
+    assert not changed.form.isRowVisible(changed.classes_row)  # only packages without names have the row
+
 
 def test_a_package_segmentation_cannot_run_is_refused_with_the_reason(main_window, show_folder, bbbc_two, example,
                                                                       tmp_path):
