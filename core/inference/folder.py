@@ -1,17 +1,22 @@
-"""Folder prediction: one mask per image, written while the next image is read and the current one predicted.
+"""Folder prediction: one mask per image, written while the next images are read and the current ones predicted.
 
 Reading and writing run in small thread pools so disk and PNG work overlap the network; a file that cannot be
 read is reported and skipped; cancel stops between images and between tile batches, keeping finished masks.
+Consecutive small images of one size go through the network together (Predictor.predict_group), so a folder of
+one-tile images fills every batch instead of sending one tile per call.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from core.errors import Cancelled, ConfigError, SegLabError
 from core.inference.options import CancelCheck, PhaseCallback, PredictOptions
@@ -22,7 +27,8 @@ from core.io.masks import mask_suffix, write_mask
 from core.io.readers.planes import ImagePlane, is_plane_source, list_planes, model_channels
 
 READ_AHEAD = 2
-"""Images read ahead of the one being predicted: enough to hide reading, little memory."""
+"""Images read ahead of the one being predicted: enough to hide reading, little memory. Small images that are
+predicted in groups are read a group ahead (Predictor.group_size, at most the batch size)."""
 
 FolderProgress = Callable[[float, int, float], None]
 """progress(done_images, total_images, eta_seconds), after every image (failed ones included); with
@@ -96,26 +102,14 @@ def predict_folder(model: str | Path | Predictor, inputs: str | Path | Iterable[
         predictor.calibrate(first_readable(read_plane, [p for p in paths if p in targets]), on_phase=on_phase)
     run = _FolderRun(predictor, len(paths), progress, on_result, within_images, uncertainty)
     with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="seglab-read") as readers, \
-            ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer:
-        pending: deque[tuple[ImagePlane, Future]] = deque()
-        upcoming = iter(p for p in paths if p in targets)
-        for path in paths:
-            if cancel is not None and cancel():
-                run.cancelled = True
-                break
-            if path in problems:
-                run.fail(path.path, ConfigError(problems[path], path.path))
-                continue
-            while len(pending) <= READ_AHEAD and (ahead := next(upcoming, None)) is not None:
-                pending.append((ahead, readers.submit(read_plane, ahead)))
-            _, reading = pending.popleft()
+            ThreadPoolExecutor(1, thread_name_prefix="seglab-write") as writer, \
+            closing(run.image_groups(paths, problems, read_plane, readers, cancel)) as groups:
+        for group in groups:
             try:
-                run.predict(path.path, reading, targets[path], writer, cancel)
+                run.predict([(item.path, image, targets[item]) for item, image in group], writer, cancel)
             except Cancelled:
                 run.cancelled = True
                 break
-        for _, reading in pending:
-            reading.cancel()
         run.collect_writes(wait=True)
     run.write_scores(output_dir)
     seconds = time.perf_counter() - run.start
@@ -166,23 +160,67 @@ class _FolderRun:
         self.start = time.perf_counter()
         self._writes: list[tuple[Path, Path, Future]] = []
 
-    def predict(self, source: Path, reading: Future, target: Path, writer: ThreadPoolExecutor, cancel) -> None:
+    def image_groups(self, items: list[ImagePlane], problems: dict[ImagePlane, str], read,
+                     readers: ThreadPoolExecutor, cancel) -> Iterator[list[tuple[ImagePlane, np.ndarray]]]:
+        """The readable items and their pixels in input order, in runs of one shape and dtype that the
+        predictor takes together (at most Predictor.group_size); items with a problem and unreadable files are
+        reported as they come. Reads run READ_AHEAD images, or a group, ahead. Stops early on cancel."""
+        readable = iter([item for item in items if item not in problems])
+        pending: deque[Future] = deque()
+        group: list[tuple[ImagePlane, np.ndarray]] = []
+        ahead = READ_AHEAD
         try:
-            image = reading.result()
-            tiles = self._report_tiles if self.within_images else None
-            if self.uncertainty:
-                mask, uncertainty = self.predictor.predict_uncertain(image, progress=tiles, cancel=cancel)
-            else:
-                mask, uncertainty = self.predictor.predict_mask(image, progress=tiles, cancel=cancel), None
+            for item in items:
+                self.collect_writes(wait=False)  # on_result for masks written while images were read
+                if cancel is not None and cancel():
+                    self.cancelled = True
+                    return
+                if item in problems:
+                    self.fail(item.path, ConfigError(problems[item], item.path))
+                    continue
+                while len(pending) <= ahead and (upcoming := next(readable, None)) is not None:
+                    pending.append(readers.submit(read, upcoming))
+                try:
+                    image = pending.popleft().result()
+                except SegLabError as exc:
+                    self.fail(item.path, exc)
+                    continue
+                if group and (group[0][1].shape, group[0][1].dtype) != (image.shape, image.dtype):
+                    yield group
+                    group = []
+                group.append((item, image))
+                size = self.predictor.group_size(*image.shape[:2])
+                ahead = max(READ_AHEAD, size)
+                if len(group) >= size:
+                    yield group
+                    group = []
+            if group:
+                yield group
+        finally:
+            for reading in pending:
+                reading.cancel()
+
+    def predict(self, group: list[tuple[Path, np.ndarray, Path]], writer: ThreadPoolExecutor, cancel) -> None:
+        """Predict (source, image, target) images of one shape together and queue their writes; when that
+        fails, each alone, so the failure is reported for the image it concerns."""
+        tiles = self._report_tiles if self.within_images else None
+        try:
+            results = self.predictor.predict_group([image for _, image, _ in group], tiles, cancel,
+                                                   uncertainty=self.uncertainty)
         except SegLabError as exc:
-            self.fail(source, exc)
+            if len(group) == 1:
+                self.fail(group[0][0], exc)
+                return
+            for one in group:
+                self.predict([one], writer, cancel)
             return
-        warning = non_finite_warning(image)
-        if warning is not None:
-            self.warnings.append((source, warning))
-        self._writes.append((source, target, writer.submit(self._write, target, mask, uncertainty)))
-        self.collect_writes(wait=False)
-        self._advance()
+        for (source, image, target), (mask, uncertainty) in zip(group, results, strict=True):
+            warning = non_finite_warning(image)
+            if warning is not None:
+                self.warnings.append((source, warning))
+            self._writes.append((source, target, writer.submit(self._write, target, mask, uncertainty)))
+            self.collect_writes(wait=False)
+            self._advance()
 
     def _write(self, target: Path, mask, uncertainty) -> None:
         """On the writer thread: the mask, and its uncertainty map and score when asked for."""
@@ -226,7 +264,7 @@ class _FolderRun:
         self._report(self.done)
 
     def _report_tiles(self, done_tiles: int, total_tiles: int) -> None:
-        if done_tiles < total_tiles:  # the finished image is reported by _advance
+        if done_tiles < total_tiles:  # a group fills one batch: only an image predicted alone gets here
             self._report(self.done + done_tiles / total_tiles)
 
     def _report(self, done: float) -> None:

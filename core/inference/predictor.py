@@ -3,6 +3,7 @@
 The image is normalised with levels computed once over the whole image, cut into overlapping tiles that are
 reflect-padded to the network's size multiple, run in batches, and blended band by band: only the rows that a
 tile row still covers are held as float sums, so a 10000 x 10000 image needs memory for a band, not the whole.
+Small images of one size can go through together (predict_group): their tiles share the network calls.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import Cancelled, ConfigError, ImageReadError
+from core.inference.image_blend import ImageBlend
 from core.inference.options import CancelCheck, PhaseCallback, PredictOptions, TileProgress
-from core.inference.tiling import BandBlender, TileGrid
-from core.inference.uncertainty import pixel_uncertainty
+from core.inference.tiling import TileGrid
 from core.io.images import channel_count, match_channels, non_finite_pixels
-from core.io.masks import MAX_PNG_CLASSES, ignore_index_for
+from core.io.masks import MAX_PNG_CLASSES
 from core.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -125,48 +126,64 @@ class Predictor:
         0 certain, 1 most uncertain; NaN where the pixel was NaN or infinite), made band by band."""
         return self._predict(image, progress, cancel, False, want_uncertainty=True)
 
+    def group_size(self, height: int, width: int) -> int:
+        """How many images of this size predict_group runs through the network together: as many as fill one
+        batch of tiles; 1 for images of batch_size tiles or more (they stream band by band)."""
+        grid = TileGrid.for_image(height, width, self.options.tile_size, self.options.overlap, self.size_multiple)
+        return max(1, self.options.batch_size // grid.count)
+
+    def predict_group(self, images: list[np.ndarray], progress: TileProgress | None = None,
+                      cancel: CancelCheck | None = None, *,
+                      uncertainty: bool = False) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(mask, uncertainty map or None) per image, as predict_uncertain (uncertainty) or predict_mask give
+        for each image alone (a network may round a batch of one tile differently in the last float bit), for
+        images of one height and width (at most group_size of them fill one network call). Tiles of all of
+        them share the batches; each image keeps its own levels, blend and NaN handling.
+        progress(done_tiles, total_tiles) counts the tiles of the whole group."""
+        sizes = {np.asarray(image).shape[:2] for image in images}
+        if len(sizes) > 1:
+            raise ConfigError(f"images predicted together must have one height and width, got {sorted(sizes)}; "
+                              "predict them one by one")
+        return self._predict_many(images, progress, cancel, False, uncertainty)
+
     # ------------------------------------------------------------------------------------------
     def _predict(self, image, progress, cancel, want_probabilities: bool, want_uncertainty: bool = False):
         """(mask, probabilities or None), or (mask, uncertainty) when want_uncertainty."""
-        unusable = non_finite_pixels(np.asarray(image))
-        if unusable is not None and unusable.all():
+        return self._predict_many([image], progress, cancel, want_probabilities, want_uncertainty)[0]
+
+    def _predict_many(self, images, progress, cancel, want_probabilities: bool, want_uncertainty: bool):
+        """One _predict result per image; the tiles of all images go through the network in shared batches."""
+        images = [np.asarray(image) for image in images]
+        unusable = [non_finite_pixels(image) for image in images]
+        if any(pixels is not None and pixels.all() for pixels in unusable):
             raise ImageReadError("every pixel is NaN or infinite: there is nothing to segment")
         if self.needs_calibration:
-            self.calibrate([image])
-        source, levels = self._prepare(image)
-        height, width = source.shape[:2]
-        options = self.options
-        grid = TileGrid.for_image(height, width, options.tile_size, options.overlap, self.size_multiple)
-        mask = np.empty((height, width), dtype=self.mask_dtype)
-        probabilities = np.empty((self.classes, height, width), np.float32) if want_probabilities else None
-        uncertainty = np.empty((height, width), np.float32) if want_uncertainty else None
-        blender = BandBlender(self.classes, width)
-        tiles = grid.tiles()
-        columns = len(grid.col_starts)
-        for first in range(0, len(tiles), options.batch_size):
+            self.calibrate(images)
+        blends = [self._start_blend(image, pixels, want_probabilities, want_uncertainty)
+                  for image, pixels in zip(images, unusable, strict=True)]
+        tiles = [(blend, row, col) for blend in blends for row, col in blend.grid.tiles()]
+        batch_size = self.options.batch_size
+        for first in range(0, len(tiles), batch_size):
             if cancel is not None and cancel():
                 raise Cancelled("prediction cancelled")
-            batch = tiles[first:first + options.batch_size]
-            inputs = np.stack([self._tile_input(source, levels, grid, *grid.origin(r, c)) for r, c in batch])
-            outputs = self._infer(inputs)[:, :, :grid.tile_h, :grid.tile_w]
-            for (r, c), output in zip(batch, outputs, strict=True):
-                blender.add(*grid.origin(r, c), output, grid.weight(r, c))
-            done = first + len(batch)
-            top, bottom = blender.top, grid.final_rows(done // columns)
-            if bottom > top:
-                block = blender.release(bottom, normalise=want_probabilities or want_uncertainty)
-                mask[top:bottom] = block.argmax(axis=0)
-                if probabilities is not None:
-                    probabilities[:, top:bottom] = block
-                if uncertainty is not None:
-                    uncertainty[top:bottom] = pixel_uncertainty(block)
+            batch = tiles[first:first + batch_size]
+            inputs = np.stack([self._tile_input(blend.source, blend.levels, blend.grid, *blend.grid.origin(r, c))
+                               for blend, r, c in batch])
+            for (blend, row, col), output in zip(batch, self._infer(inputs), strict=True):
+                blend.add(row, col, output)
+            for blend in dict.fromkeys(blend for blend, _, _ in batch):
+                blend.release_final_rows()
             if progress is not None:
-                progress(done, len(tiles))
-        if unusable is not None:
-            mask[unusable] = ignore_index_for(self.classes)
-            if uncertainty is not None:
-                uncertainty[unusable] = np.nan
-        return (mask, uncertainty) if want_uncertainty else (mask, probabilities)
+                progress(first + len(batch), len(tiles))
+        return [blend.result() for blend in blends]
+
+    def _start_blend(self, image: np.ndarray, unusable, want_probabilities: bool,
+                     want_uncertainty: bool) -> ImageBlend:
+        source, levels = self._prepare(image)
+        grid = TileGrid.for_image(*source.shape[:2], self.options.tile_size, self.options.overlap,
+                                  self.size_multiple)
+        return ImageBlend(source, levels, grid, self.classes, self.mask_dtype, unusable, want_probabilities,
+                          want_uncertainty)
 
     def _prepare(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The image with at most the model's channel count, and normalisation levels for every model

@@ -151,13 +151,16 @@ def test_cancel_and_closing_the_window_stop_the_run(qtbot, main_window, show_fol
 
     import core.inference.folder as folder_run
 
+    for index in range(4, 8):  # two groups of four one-tile images: cancel lands between their network calls
+        for kind in ("images", "masks"):
+            shutil.copy(isbi_four / kind / "0.png", isbi_four / kind / f"{index}.png")
     window, state = main_window, main_window.state
     show_folder(window, isbi_four, "0")
     slow_read = folder_run.read_image
     monkeypatch.setattr(folder_run, "read_image", lambda path: (time.sleep(0.4), slow_read(path))[1])
     state.prediction_changed.connect(lambda _name: window.segmentation.progress_widget.cancel_button.click())
     segment(qtbot, window, model_file)
-    assert 1 <= len(state.predictions) < 4 and window.segmentation.last_summary.cancelled
+    assert 1 <= len(state.predictions) < 8 and window.segmentation.last_summary.cancelled
 
     state.prediction_changed.disconnect()
     state.predictions.clear()
