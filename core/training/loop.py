@@ -7,13 +7,12 @@ the budget's plan (core.training.budget); steps run in the precision measured fa
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from core.allocator import retained_allocations
 from core.classes import IGNORE_INDEX
 from core.data.dataset import PatchDataset, ValidationTiles
 from core.data.index import DatasetIndex
-from core.device import DeviceInfo, select_device
+from core.device import select_device
 from core.errors import TrainingError
 from core.losses import create_loss
 from core.metrics import ConfusionMatrix
@@ -31,14 +30,14 @@ from core.training.budget import MIN_VAL_TILES as MIN_BUDGET_VAL_TILES
 from core.training.budget import BudgetPlan, validation_sample
 from core.training.checkpoint import disk_error, load_checkpoint, save_checkpoint
 from core.training.config import TrainConfig
-from core.training.data_setup import TrainingData, prepare_training_data
+from core.training.data_setup import prepare_training_data
 from core.training.distributed import SingleProcess
-from core.training.interrupted import prior_seconds, stops_early
-from core.training.precision import Precision, choose_precision
+from core.training.interrupted import stops_early
+from core.training.precision import choose_precision
 from core.training.preview import make_preview
 from core.training.reports import BatchReport, EpochReport, TrainingFinished, TrainingReport, TrainingStarted
+from core.training.run_state import TrainingRun, checkpoint_state, model_spec, restore
 from core.training.setup import (
-    ModelSetup,
     build_model,
     build_optimizer,
     build_schedule,
@@ -48,54 +47,6 @@ from core.training.setup import (
 
 MIN_BATCHES_PER_EPOCH = 4
 BUDGET_EPOCH_PATCHES = 1 << 24  # with a time budget an epoch is a round between validations, ended by the plan
-
-
-@dataclass
-class _Run:
-    """Everything one run holds, built once by Trainer._prepare."""
-
-    config: TrainConfig
-    device: DeviceInfo
-    data: TrainingData
-    setup: ModelSetup
-    optimizer: torch.optim.Optimizer
-    schedule: object
-    loss_fn: torch.nn.Module
-    train_set: PatchDataset
-    loader: torch.utils.data.DataLoader
-    network: torch.nn.Module  # the model as training steps run it (DistributedDataParallel under torchrun)
-    val_tiles: ValidationTiles | None
-    val_loader: torch.utils.data.DataLoader | None  # every tile; with a budget, its fixed sample (made lazily)
-    precision: Precision
-    scaler: torch.amp.GradScaler
-    budget: BudgetPlan | None = None
-    history: list[dict] = field(default_factory=list)
-    best_score: float = -math.inf
-    best_epoch: int = 0
-    best_metrics: dict = field(default_factory=dict)
-    start_epoch: int = 1
-    earlier_seconds: float = 0.0  # training time of the parts before a resume
-    val_seconds: float = 0.0
-    model_path: str | None = None  # the model file, once an epoch was the best so far
-    started: float = 0.0  # perf_counter() when the run began, moved back by the earlier parts' time
-    stepped: bool = False  # a step ran in this process (the first one pays for set-up and is not timed)
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return self.precision.memory_format
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    @property
-    def epochs(self) -> int:
-        """The epoch count reports show; with a budget, the planned validation rounds."""
-        return self.config.epochs if self.budget is None else self.budget.planned_rounds
-
-    @property
-    def model(self) -> torch.nn.Module:
-        return self.setup.model
 
 
 class Trainer:
@@ -149,7 +100,7 @@ class Trainer:
             parameters=sum(p.numel() for p in run.model.parameters()), weights_note=run.setup.weights_note,
             history=tuple(run.history), precision=run.precision.describe(), minutes=config.minutes)
         reason, epochs_done = "completed", run.start_epoch - 1
-        for epoch in _epochs(run):
+        for epoch in run.epoch_numbers():
             epoch_start = time.perf_counter()
             train_loss, patches_per_s = yield from self._train_epoch(run, epoch)
             if self._stop.is_set():
@@ -179,7 +130,7 @@ class Trainer:
                                run.best_metrics.get("mean_iou") if run.best_metrics else None,
                                run.model_path, str(config.checkpoint_path), seconds, run.best_metrics)
 
-    def _prepare(self) -> _Run | None:
+    def _prepare(self) -> TrainingRun | None:
         config, state = self._resolve_resume()
         base = init_model_spec(config)
         check_model_choice(config, base)
@@ -206,7 +157,7 @@ class Trainer:
             per_epoch = max(per_epoch, config.batch_size * MIN_BATCHES_PER_EPOCH * processes.world_size)
         train_set = PatchDataset(data.train, config.patch_size, config.augment, per_epoch, config.seed)
         val_tiles = ValidationTiles(data.val, config.patch_size) if data.val else None
-        run = _Run(
+        run = TrainingRun(
             config=config, device=device, data=data, setup=setup, optimizer=optimizer,
             schedule=None if budgeted else build_schedule(config, optimizer),
             loss_fn=create_loss(config.loss, out_channels=setup.spec.out_channels, class_weights=config.class_weights,
@@ -221,13 +172,13 @@ class Trainer:
             precision=precision,
             scaler=torch.amp.GradScaler(device.kind, enabled=precision.autocast and precision.dtype == "float16"))
         if state is not None:
-            _restore(run, state)
+            restore(run, state)
         run.budget = self._budget_plan(run, state)
         if run.budget is not None:
             run.config = replace(run.config, minutes=run.budget.total_minutes)
         return run
 
-    def _budget_plan(self, run: _Run, state: dict | None) -> BudgetPlan | None:
+    def _budget_plan(self, run: TrainingRun, state: dict | None) -> BudgetPlan | None:
         """The time budget of this run. Resuming a budgeted run keeps the budget it had left (a different
         --minutes sets a new total); minutes given to a finished run, or to one trained by epochs, are added
         to it as a new, gentler cycle from its last weights."""
@@ -255,7 +206,7 @@ class Trainer:
                          checkpoint_dir=self.config.checkpoint_dir, resume=True)
         return config, state
 
-    def _train_epoch(self, run: _Run, epoch: int):
+    def _train_epoch(self, run: TrainingRun, epoch: int):
         """Train one epoch, yielding a BatchReport per batch; returns (mean loss, patches per second)."""
         config, device, plan = run.config, run.device, run.budget
         run.train_set.set_epoch(epoch)
@@ -307,14 +258,14 @@ class Trainer:
         return total_loss / max(seen, 1), seen / max(time.perf_counter() - start, 1e-9)
 
     @staticmethod
-    def _batches_per_epoch(run: _Run) -> int:
+    def _batches_per_epoch(run: TrainingRun) -> int:
         """Batches in an epoch; with a budget, the steps planned for this round (as far as known)."""
         if run.budget is None:
             return len(run.loader)
         steps = run.budget.steps_per_round
         return steps if steps < len(run.loader) else 0
 
-    def _validate(self, run: _Run) -> tuple[float | None, ConfusionMatrix | None]:
+    def _validate(self, run: TrainingRun) -> tuple[float | None, ConfusionMatrix | None]:
         """Validation loss and the confusion matrix over every validation tile (with a time budget, over its fixed
         sample of tiles); (None, None) if stopped."""
         model, device = run.model, run.device
@@ -345,7 +296,7 @@ class Trainer:
         subset = torch.utils.data.Subset(tiles, self._processes.shard(indices))
         return torch.utils.data.DataLoader(subset, batch_size=batch_size)
 
-    def _finish_epoch(self, run: _Run, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started) -> EpochReport:
+    def _finish_epoch(self, run: TrainingRun, epoch, train_loss, val_loss, matrix, patches_per_s, epoch_start, started) -> EpochReport:
         """Score the epoch, keep the best model, step the schedule and write the checkpoint."""
         config = run.config
         metrics = matrix.summary(run.data.classes.names) if matrix is not None else {}
@@ -366,51 +317,27 @@ class Trainer:
         if run.schedule is not None:
             run.schedule.step(score) if config.schedule == "plateau" else run.schedule.step()
         if self._processes.is_main:
-            self._save_checkpoint(run, epoch, started)
+            save_checkpoint(config.checkpoint_path, checkpoint_state(run, epoch, time.perf_counter() - started))
         self._processes.barrier()  # every process ends the epoch with its checkpoint written
         return report
 
-    def _save_checkpoint(self, run: _Run, epoch: int, started: float) -> None:
-        config = run.config
-        save_checkpoint(config.checkpoint_path, {
-            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
-            "schedule": json.dumps(run.schedule.state_dict()) if run.schedule is not None else "",
-            "epoch": epoch, "history": json.dumps(run.history), "best_score": run.best_score,
-            "best_epoch": run.best_epoch, "best_metrics": json.dumps(run.best_metrics),
-            "config": json.dumps(config.to_json()), "seconds": time.perf_counter() - started,
-            "budget": json.dumps(run.budget.to_json()) if run.budget is not None else "",
-        })
-
-    def _model_spec(self, run: _Run, seconds: float):
-        """The spec stored with the weights: data and settings summary, curves so far, best metrics."""
-        from core.versions import software_versions
-
-        config, data = run.config, run.data
-        training = {
-            "data_dir": str(config.data_dir), "train_images": [s.name for s in data.train],
-            "val_images": [s.name for s in data.val], "skipped": list(data.skipped), "best_epoch": run.best_epoch,
-            "epochs_done": len(run.history), "seconds": round(seconds, 1), "device": run.device.describe(),
-            "weights": run.setup.weights_note, "config": config.to_json(), "history": run.history,
-        }
-        return replace(run.setup.spec, training=training, metrics=run.best_metrics, versions=software_versions())
-
-    def _save_model(self, run: _Run, seconds: float) -> None:
+    def _save_model(self, run: TrainingRun, seconds: float) -> None:
         from core.models.model_file import model_file_path, save_model_file
 
         if not self._processes.is_main:  # the main process writes it
             run.model_path = str(model_file_path(run.config.output))
             return
         try:
-            run.model_path = str(save_model_file(run.config.output, run.model, self._model_spec(run, seconds)))
+            run.model_path = str(save_model_file(run.config.output, run.model, model_spec(run, seconds)))
         except OSError as exc:
             raise disk_error(exc, run.config.output) from None
 
-    def _record_full_history(self, run: _Run, seconds: float) -> None:
+    def _record_full_history(self, run: TrainingRun, seconds: float) -> None:
         """The model file keeps the best epoch's weights but gets the curves of every epoch run."""
         from core.models.model_file import rewrite_model_spec
 
         try:
-            rewrite_model_spec(run.model_path, self._model_spec(run, seconds))
+            rewrite_model_spec(run.model_path, model_spec(run, seconds))
         except OSError as exc:
             raise disk_error(exc, run.model_path) from None
 
@@ -428,30 +355,6 @@ def _round_decision(plan: BudgetPlan, steps: int, elapsed: float, batch_size: in
         plan.finished = plan.training_is_over(elapsed, batch_size)
         return plan, True
     return plan, False
-
-
-def _epochs(run: _Run):
-    """The epoch numbers to run: up to the epoch count, or with a budget, rounds until the plan is done."""
-    if run.budget is None:
-        return range(run.start_epoch, run.config.epochs + 1)
-    return () if run.budget.finished else itertools.count(run.start_epoch)
-
-
-def _restore(run: _Run, state: dict) -> None:
-    """Continue a run from its last checkpoint."""
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    if run.schedule is not None and state.get("schedule"):
-        run.schedule.load_state_dict(json.loads(state["schedule"]))
-    run.history = json.loads(state["history"])
-    run.best_score, run.best_epoch = float(state["best_score"]), int(state["best_epoch"])
-    run.best_metrics = json.loads(state["best_metrics"])
-    run.start_epoch = int(state["epoch"]) + 1
-    run.earlier_seconds = prior_seconds(state, run.history)
-    from core.models.model_file import model_file_path
-
-    saved = model_file_path(run.config.output)
-    run.model_path = str(saved) if run.best_epoch and saved.is_file() else None
 
 
 def _default_patches(samples, patch_size: int) -> int:
