@@ -262,3 +262,52 @@ def test_importing_the_reader_layer_loads_no_format_library():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def write_ngff_05(folder, data: np.ndarray, names: tuple[str, ...]) -> None:
+    """An NGFF 0.5 image (Zarr v3, metadata under "ome") of CZYX `data`, two levels, y/x in nanometres."""
+    import zarr
+
+    group = zarr.open_group(str(folder), mode="w", zarr_format=3)
+    group.create_array("0", data=data, chunks=(1, 1, 16, 16))
+    group.create_array("1", data=np.ascontiguousarray(data[:, :, ::2, ::2]), chunks=(1, 1, 16, 16))
+    axes = [{"name": "c", "type": "channel"}, {"name": "z", "type": "space", "unit": "micrometer"},
+            {"name": "y", "type": "space", "unit": "nanometer"}, {"name": "x", "type": "space", "unit": "nanometer"}]
+    group.attrs["ome"] = {"version": "0.5", "omero": {"channels": [{"label": name} for name in names]},
+                          "multiscales": [{"axes": axes, "datasets": [
+                              {"path": str(level), "coordinateTransformations": [
+                                  {"type": "scale", "scale": [1, 2.0, 650 * 2**level, 650 * 2**level]}]}
+                              for level in (0, 1)]}]}
+
+
+def test_ngff_05_on_zarr_v3_reads_its_planes_channels_and_calibration(tmp_path):
+    data = np.random.default_rng(0).integers(0, 4096, (2, 3, 40, 50), dtype=np.uint16)
+    write_ngff_05(tmp_path / "cells.ome.zarr", data, ("DAPI", "GFP"))
+    with open_source(tmp_path / "cells.ome.zarr") as source:
+        (scene,) = source.scenes
+        assert scene.channel_names == ("DAPI", "GFP") and source.levels == ((40, 50), (20, 25))
+        assert scene.pixel_size_um == pytest.approx((0.65, 0.65)) and scene.z_step_um == 2.0
+        assert len(source.planes) == 3
+        for z, plane in enumerate(source.planes):
+            np.testing.assert_array_equal(source.read_plane(plane), np.moveaxis(data[:, z], 0, -1))
+        np.testing.assert_array_equal(source.read_plane(source.planes[2], level=1)[:, :, 1], data[1, 2, ::2, ::2])
+
+
+def test_a_bioformats2raw_folder_gives_each_series_as_a_scene(tmp_path):
+    import zarr
+
+    root = zarr.open_group(str(tmp_path / "plate.ome.zarr"), mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    series = [np.full((1, 1, 30, 20), 7, np.uint8), np.arange(24 * 32, dtype=np.uint8).reshape(1, 1, 24, 32)]
+    for number, data in enumerate(series):
+        image = root.create_group(str(number))
+        image.create_array("0", data=data)
+        image.attrs["multiscales"] = [{"version": "0.4", "name": f"well {number}", "axes": [
+            {"name": "t", "type": "time"}, {"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
+            {"name": "x", "type": "space"}], "datasets": [{"path": "0"}]}]
+    with open_source(tmp_path / "plate.ome.zarr") as source:
+        assert [scene.name for scene in source.scenes] == ["well 0", "well 1"]
+        assert [scene.shape for scene in source.scenes] == [(30, 20), (24, 32)]
+        assert len(source.planes) == 2
+        for plane, data in zip(source.planes, series, strict=True):
+            np.testing.assert_array_equal(source.read_plane(plane), data[0, 0])
