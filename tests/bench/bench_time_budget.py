@@ -45,6 +45,15 @@ RECIPES = {  # the candidates the automatic recipe was chosen from (extra `train
                                          "--batch-size", "8", "--lr", "0.002", "--loss", "ce_dice"],
     "linknet-r18 256px b8 lr2e-3": ["--arch", "linknet", "--encoder", "resnet18", "--patch-size", "256",
                                     "--batch-size", "8", "--lr", "0.002"],
+    "linknet-r18 256px b8 lr2e-3 ce+dice": ["--arch", "linknet", "--encoder", "resnet18", "--patch-size", "256",
+                                            "--batch-size", "8", "--lr", "0.002", "--loss", "ce_dice"],
+    "linknet-r18 256px b8 lr2e-3 geometry only": ["--arch", "linknet", "--encoder", "resnet18", "--patch-size",
+                                                  "256", "--batch-size", "8", "--lr", "0.002", "--augment",
+                                                  "geometry"],
+    "linknet-r18 512px b4 lr2e-3": ["--arch", "linknet", "--encoder", "resnet18", "--patch-size", "512",
+                                    "--batch-size", "4", "--lr", "0.002"],
+    "fpn-r18 256px b8 lr2e-3": ["--arch", "fpn", "--encoder", "resnet18", "--patch-size", "256",
+                                "--batch-size", "8", "--lr", "0.002"],
 }
 
 
