@@ -21,19 +21,26 @@ _LIST_ICON = 28
 _ERROR_TILE = QColor("#F6DCD8")
 
 
-def status_key(status: SampleStatus, error: str | None = None) -> str:
-    """The badge a sample gets: cannot read, edited, labeled, predicted or unlabeled."""
+def status_key(status: SampleStatus, error: str | None = None, labeled_share: float | None = None) -> str:
+    """The badge a sample gets: cannot read, edited, labeled, predicted or unlabeled (also a saved mask
+    whose pixels are all unlabeled)."""
     if error:
         return "cannot read"
     if status.edited:
         return "edited"
-    if status.labeled:
+    if status.labeled and labeled_share != 0:
         return "labeled"
     return "predicted" if status.predicted else "unlabeled"
 
 
-def badge_text(status: SampleStatus, error: str | None = None) -> str:
-    return "cannot read" if error else status.label
+def badge_text(status: SampleStatus, error: str | None = None, labeled_share: float | None = None) -> str:
+    """The badge's words; a saved mask with unlabeled pixels says how much of the image it labels."""
+    if error:
+        return "cannot read"
+    if status.labeled and not status.edited and labeled_share is not None and labeled_share < 0.995:
+        words = "nothing labeled" if labeled_share == 0 else f"labeled {max(1, round(100 * labeled_share))}%"
+        return words + (" + predicted" if status.predicted else "")
+    return status.label
 
 
 class BrowserItemDelegate(QStyledItemDelegate):
@@ -60,7 +67,8 @@ class BrowserItemDelegate(QStyledItemDelegate):
         error = model.error(name)
         image = model.thumbnail(name)
         status = model.status(name)
-        badge = self._badge(badge_text(status, error), status_key(status, error))
+        share = model.labeled_share(name)
+        badge = self._badge(badge_text(status, error, share), status_key(status, error, share))
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         palette = option.palette
         if selected:

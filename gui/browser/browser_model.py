@@ -11,9 +11,11 @@ from collections import OrderedDict
 from enum import IntEnum
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QImage
 
+from core.classes import IGNORE_INDEX
 from gui.browser.thumbnails import Thumbnail, ThumbnailLoader, compose_thumbnail
 from gui.state import AppState, SampleStatus
 
@@ -109,6 +111,15 @@ class DatasetBrowserModel(QAbstractListModel):
             if kind == "unreadable":
                 return message
         return None
+
+    def labeled_share(self, name: str) -> float | None:
+        """The share of the saved mask's pixels that carry a label (partial labels leave the rest unlabeled),
+        read from its thumbnail; None until the thumbnail is made or without a mask."""
+        cached = self._cache.get(name)
+        mask = cached[0].mask if cached is not None else None
+        if mask is None or mask.size == 0:
+            return None
+        return float(np.count_nonzero(mask != IGNORE_INDEX)) / mask.size
 
     def thumbnail(self, name: str) -> QImage | None:
         """The composed thumbnail; None while it is made (it is requested then) or when unreadable."""

@@ -288,3 +288,31 @@ def test_ctrl_click_picks_several_images_for_batch_actions(browser, state, qtbot
     assert second.args == ["3"]
     assert state.selected_names == ("1", "3")
     assert scope_names(state, "current") == ["1", "3"] and chosen_label(state) == "Selected images (2)"
+
+
+def test_a_partly_labeled_mask_says_how_much_of_the_image_it_labels(qtbot, tmp_path):
+    from core.classes import IGNORE_INDEX, ClassTable
+    from core.io.masks import write_mask
+    from gui.browser.browser_delegate import badge_text, status_key
+
+    folder = tmp_path / "partial"
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir(parents=True)
+    classes = ClassTable.default(3)
+    for name, labeled_rows in (("full", 64), ("part", 16), ("none", 0)):
+        cv2.imwrite(str(folder / "images" / f"{name}.png"), np.full((64, 64), 128, np.uint8))
+        mask = np.full((64, 64), IGNORE_INDEX, np.uint8)
+        mask[:labeled_rows] = 1
+        write_mask(folder / "masks" / f"{name}.png", mask, classes)
+    state = AppState()
+    state.set_index(DatasetIndex.scan(folder))
+    widget = DatasetBrowserWidget(state, cache_dir=tmp_path / "thumbnails")
+    qtbot.addWidget(widget)
+    widget.show()
+    model = widget.model
+    qtbot.waitUntil(lambda: all(model.thumbnail(n) is not None for n in ("full", "part", "none")),
+                    timeout=THUMBNAIL_WAIT_MS)
+    badges = {name: badge_text(model.status(name), None, model.labeled_share(name)) for name in model.names}
+    assert badges == {"full": "labeled", "part": "labeled 25%", "none": "nothing labeled"}
+    assert status_key(model.status("none"), None, model.labeled_share("none")) == "unlabeled"  # grey, not green
+    assert widget.shutdown()
