@@ -140,11 +140,10 @@ class SegmentDialog(QDialog):
                              self.tta_check.isChecked(), self.exact_check.isChecked(), self.package_classes)
 
     def accept(self) -> None:
-        package = self._package_without_classes()
-        if package is not None:  # asked once per package, before its first run; "Change..." asks again
-            self.package_classes = remembered_classes(package, self.settings)
-            if self.package_classes is None and not self._ask_package_classes():
-                return
+        package = self._package_without_classes()  # asked once per package, before its first run
+        self.package_classes = remembered_classes(package, self.settings) if package is not None else None
+        if package is not None and self.package_classes is None and not self._ask_package_classes():
+            return
         self.settings.setValue(SETTINGS_PREFIX + "model", self.model_field.path)
         self.settings.setValue(SETTINGS_PREFIX + "scope", self.scope)
         self.settings.setValue(SETTINGS_PREFIX + "tile_size", self.tile_spin.value())
