@@ -55,17 +55,6 @@ def timed(command: list[str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def agreement(first: Path, second: Path) -> float:
-    from PIL import Image
-
-    equal = total = 0
-    for path in sorted(first.iterdir()):
-        a, b = np.asarray(Image.open(path)), np.asarray(Image.open(second / path.name))
-        equal += int((a == b).sum())
-        total += a.size
-    return equal / total
-
-
 def matmul_gflops(dtype) -> float:
     import torch
 
@@ -114,7 +103,7 @@ def main() -> None:
     import torch
 
     from core.models.model_file import save_model_file
-    from tests.bench.bench_predict import build_model, build_spec
+    from tests.bench.bench_predict import agreement, build_model, build_spec
     from tests.conftest import shared_data_dir
 
     sources = sorted((shared_data_dir() / "isbi2012" / "test").glob("*.png"))

@@ -20,6 +20,7 @@ CLASSES = ClassTable.from_names(["background", "nucleus", "membrane"])
 LEFT, RIGHT = Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton
 NONE, CTRL = Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ControlModifier
 SIZE = (120, 160)  # height, width of the synthetic images
+SQUARE = [(70, 10), (120, 10), (120, 60), (70, 60)]  # a polygon on the synthetic images
 
 
 def block_mask() -> np.ndarray:
@@ -124,7 +125,14 @@ def dialog_recorder(monkeypatch) -> DialogRecorder:
     return DialogRecorder(monkeypatch)
 
 
+def window_on_image_a(main_window, show_folder, three_class, dialogs):
+    """Fixture body: the main window showing image "a" of the three-class folder, dialogs recorded."""
+    show_folder(main_window, three_class, "a")
+    return main_window
+
+
 def fixtures():
-    """(three_class, dialogs) fixtures for a test module: `three_class, dialogs = fixtures()`."""
+    """(three_class, dialogs, window) fixtures for a test module: `three_class, dialogs, window = fixtures()`."""
     return (pytest.fixture(name="three_class")(three_class_folder),
-            pytest.fixture(name="dialogs")(dialog_recorder))
+            pytest.fixture(name="dialogs")(dialog_recorder),
+            pytest.fixture(name="window")(window_on_image_a))

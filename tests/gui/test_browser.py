@@ -223,6 +223,16 @@ def test_disk_cache_key_follows_the_files_and_damaged_entries_are_made_again(isb
     assert cache.load(key, "0") is None
 
 
+def browser_on(qtbot, folder, cache_dir) -> tuple[AppState, DatasetBrowserWidget]:
+    """A shown browser on `folder` as scanned now, with its own thumbnail cache."""
+    state = AppState()
+    state.set_index(DatasetIndex.scan(folder))
+    widget = DatasetBrowserWidget(state, cache_dir=cache_dir)
+    qtbot.addWidget(widget)
+    widget.show()
+    return state, widget
+
+
 def test_a_saved_mask_gets_a_fresh_thumbnail(qtbot, tmp_path, isbi_dir):
     import shutil
 
@@ -230,11 +240,7 @@ def test_a_saved_mask_gets_a_fresh_thumbnail(qtbot, tmp_path, isbi_dir):
     for sub in ("images", "masks"):
         (folder / sub).mkdir(parents=True)
         shutil.copy(isbi_dir / sub / "0.png", folder / sub / "0.png")
-    state = AppState()
-    state.set_index(DatasetIndex.scan(folder))
-    widget = DatasetBrowserWidget(state, cache_dir=tmp_path / "thumbnails")
-    qtbot.addWidget(widget)
-    widget.show()
+    state, widget = browser_on(qtbot, folder, tmp_path / "thumbnails")
     model = widget.model
     qtbot.waitUntil(lambda: model.thumbnail("0") is not None, timeout=THUMBNAIL_WAIT_MS)
     before = rgb_array(model.thumbnail("0"))
@@ -304,11 +310,7 @@ def test_a_partly_labeled_mask_says_how_much_of_the_image_it_labels(qtbot, tmp_p
         mask = np.full((64, 64), IGNORE_INDEX, np.uint8)
         mask[:labeled_rows] = 1
         write_mask(folder / "masks" / f"{name}.png", mask, classes)
-    state = AppState()
-    state.set_index(DatasetIndex.scan(folder))
-    widget = DatasetBrowserWidget(state, cache_dir=tmp_path / "thumbnails")
-    qtbot.addWidget(widget)
-    widget.show()
+    state, widget = browser_on(qtbot, folder, tmp_path / "thumbnails")
     model = widget.model
     qtbot.waitUntil(lambda: all(model.thumbnail(n) is not None for n in ("full", "part", "none")),
                     timeout=THUMBNAIL_WAIT_MS)

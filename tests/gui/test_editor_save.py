@@ -9,7 +9,6 @@ import json
 import os
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -31,7 +30,7 @@ from tests.gui.editor_helpers import (
     saved_mask,
 )
 
-three_class, dialogs = fixtures()
+three_class, dialogs, window = fixtures()
 TRIANGLE = [(40, 30), (200, 60), (90, 220)]
 
 
@@ -84,12 +83,6 @@ def test_a_new_mask_for_an_unlabeled_image_is_paired_by_a_rescan(qtbot, main_win
     assert np.array_equal(rescanned.load_mask(rescanned.sample("2")),
                           rasterise([Polygon(tuple(TRIANGLE), 1)], (512, 512)))
     assert set(np.unique(read_raw_mask(isbi_copy / "masks" / "2.png")).tolist()) == {0, 255}  # like its siblings
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
 
 
 def paint(qtbot, window) -> np.ndarray:

@@ -4,7 +4,6 @@ edit overwrites only what the polygon still shows, and after a dialog the keyboa
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -15,6 +14,7 @@ from core.data.workspace import recovery_dir
 from gui.classes.class_table_model import NAME
 from tests.gui.editor_helpers import (
     CTRL,
+    SQUARE,
     block_mask,
     click,
     drag,
@@ -24,14 +24,7 @@ from tests.gui.editor_helpers import (
     three_class_folder,
 )
 
-three_class, dialogs = fixtures()
-SQUARE = [(70, 10), (120, 10), (120, 60), (70, 60)]
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
+three_class, dialogs, window = fixtures()
 
 
 def test_renaming_a_class_keeps_it_current_and_the_next_stroke_paints_it(qtbot, window, qtlog):

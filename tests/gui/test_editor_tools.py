@@ -14,6 +14,7 @@ from tests.gui.editor_helpers import (
     CTRL,
     RIGHT,
     SIZE,
+    SQUARE,
     block_mask,
     click,
     double_click,
@@ -25,14 +26,7 @@ from tests.gui.editor_helpers import (
     saved_mask,
 )
 
-three_class, dialogs = fixtures()
-SQUARE = [(70, 10), (120, 10), (120, 60), (70, 60)]
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
+three_class, dialogs, window = fixtures()
 
 
 def draw_polygon(qtbot, window, points, close: str = "first vertex") -> None:

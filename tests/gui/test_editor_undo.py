@@ -4,7 +4,6 @@ only their region, per-image histories, and predictions accepted (wholly, per cl
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QUndoView
 
@@ -22,13 +21,7 @@ from tests.gui.editor_helpers import (
     saved_mask,
 )
 
-three_class, dialogs = fixtures()
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
+three_class, dialogs, window = fixtures()
 
 
 def edit_four_times(qtbot, window) -> list[np.ndarray]:

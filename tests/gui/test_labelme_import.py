@@ -10,7 +10,7 @@ from PIL import Image
 from core.classes import IGNORE_INDEX
 from tests.gui.editor_helpers import CLASSES, SIZE, fixtures
 
-three_class, dialogs = fixtures()
+three_class, dialogs, _ = fixtures()
 
 
 def test_unknown_labels_are_offered_as_new_classes(main_window, show_folder, tmp_path, dialogs):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from core.data.index import DatasetIndex
@@ -15,16 +14,10 @@ from core.io.polygons import Polygon, rasterise
 from gui.editor.revert_dialog import EMPTY_TEXT, RevertMaskDialog, when_text
 from tests.gui.editor_helpers import CTRL, SIZE, block_mask, click, fixtures, history, press_key, saved_mask
 
-three_class, dialogs = fixtures()
+three_class, dialogs, window = fixtures()
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 FIRST = [(70, 10), (140, 10), (140, 60), (70, 60)]
 SECOND = [(10, 95), (60, 95), (35, 115)]
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
 
 
 def draw_and_save(qtbot, window, points, class_key) -> np.ndarray:

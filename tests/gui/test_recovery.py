@@ -21,7 +21,7 @@ from core.data.workspace import recovery_dir
 from tests.conftest import REPO
 from tests.gui.editor_helpers import CTRL, block_mask, click, fixtures, history, press_key, saved_mask
 
-three_class, dialogs = fixtures()
+three_class, dialogs, _ = fixtures()
 START_TIMEOUT_S = 90
 
 EDITING_SESSION = textwrap.dedent("""

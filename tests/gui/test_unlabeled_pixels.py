@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from core.classes import IGNORE_INDEX
 from tests.gui.editor_helpers import CTRL, block_mask, drag, fixtures, history, press_key, saved_mask
 
-three_class, dialogs = fixtures()
+three_class, dialogs, window = fixtures()
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
 
 
 def grab_image_area(window) -> np.ndarray:

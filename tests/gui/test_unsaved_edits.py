@@ -5,7 +5,6 @@ images, Save All / Discard / Cancel; automatic saving is a choice the status bar
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from core.data.recovery_files import list_recovery
@@ -22,13 +21,7 @@ from tests.gui.editor_helpers import (
     saved_mask,
 )
 
-three_class, dialogs = fixtures()
-
-
-@pytest.fixture
-def window(main_window, show_folder, three_class, dialogs):
-    show_folder(main_window, three_class, "a")
-    return main_window
+three_class, dialogs, window = fixtures()
 
 
 def paint(qtbot, window, class_key=Qt.Key.Key_2) -> np.ndarray:
